@@ -177,6 +177,3 @@ type StorageObservationList struct {
 	Items           []StorageObservation `json:"items"`
 }
 
-func init() {
-	SchemeBuilder.Register(&StorageObservation{}, &StorageObservationList{})
-}

@@ -371,6 +371,3 @@ type StorageAutoscalePolicyList struct {
 	Items           []StorageAutoscalePolicy `json:"items"`
 }
 
-func init() {
-	SchemeBuilder.Register(&StorageAutoscalePolicy{}, &StorageAutoscalePolicyList{})
-}
