@@ -39,11 +39,16 @@ generate: $(CONTROLLER_GEN) ## Generate DeepCopy methods from the API types.
 manifests: $(CONTROLLER_GEN) ## Generate the CRDs from the API types' markers.
 	$(CONTROLLER_GEN) crd:allowDangerousTypes=true paths=./apis/... output:crd:artifacts:config=$(CRD_DIR)
 
+GENERATED_PATHS := apis $(CRD_DIR)
+generated_hash = find $(GENERATED_PATHS) -type f | sort | xargs sha256sum | sha256sum
+
 .PHONY: verify
-verify: generate manifests ## Fail when generated files differ from what is committed.
-	@if [ -n "$$(git status --porcelain -- apis $(CRD_DIR))" ]; then \
-	  echo "Generated files are stale; run 'make generate manifests' and commit:"; \
-	  git status --porcelain -- apis $(CRD_DIR); git --no-pager diff --stat -- apis $(CRD_DIR); exit 1; \
+verify: $(CONTROLLER_GEN) ## Fail when the generated files are stale (regenerates them).
+	@before=$$($(generated_hash)); \
+	$(MAKE) --no-print-directory generate manifests >/dev/null; \
+	if [ "$$before" != "$$($(generated_hash))" ]; then \
+	  echo "Generated files were stale; 'make generate manifests' has now rewritten them: commit the result."; \
+	  git --no-pager diff --stat -- $(GENERATED_PATHS); exit 1; \
 	fi
 	@echo "generated files are up to date"
 
@@ -57,10 +62,6 @@ lint: $(STATICCHECK) ## go vet, gofmt and staticcheck.
 .PHONY: test
 test: envtest-bins ## Run every test: units, and integration on a real kube-apiserver built from source.
 	go test ./...
-
-.PHONY: test-short
-test-short: ## Unit tests only (no API server).
-	go test -short ./...
 
 ##@ Build
 
