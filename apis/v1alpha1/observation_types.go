@@ -176,4 +176,3 @@ type StorageObservationList struct {
 	metav1.ListMeta `json:"metadata,omitempty"`
 	Items           []StorageObservation `json:"items"`
 }
-

@@ -370,4 +370,3 @@ type StorageAutoscalePolicyList struct {
 	metav1.ListMeta `json:"metadata,omitempty"`
 	Items           []StorageAutoscalePolicy `json:"items"`
 }
-

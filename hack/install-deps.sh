@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# install-deps.sh [test|sandbox]... installs the Debian packages the tests
+# (and the sandbox) need. Idempotent: packages already present are skipped, so
+# a warm machine pays nothing. Run as root.
+set -euo pipefail
+
+# What each need is for:
+#   postgresql-15  real PostgreSQL for the sidecar's pgx tests (initdb, postgres)
+#   xfsprogs       XFS on loop devices: statfs tests, the sandbox's online class
+#   e2fsprogs      ext4 on loop devices: reserved blocks, the offline class
+#   util-linux     losetup, mount
+test_packages=(postgresql-15 xfsprogs e2fsprogs util-linux)
+
+packages=()
+for need in "${@:-test}"; do
+	case $need in
+	test) packages+=("${test_packages[@]}") ;;
+	*) echo "install-deps.sh: unknown set '$need' (want: test)" >&2; exit 2 ;;
+	esac
+done
+
+missing=()
+for p in "${packages[@]}"; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]} == 0)); then
+	echo "Debian packages present: ${packages[*]}"
+	exit 0
+fi
+if ((EUID != 0)); then
+	echo "missing Debian packages: ${missing[*]}; install them as root (apt-get install ${missing[*]})" >&2
+	exit 1
+fi
+echo "installing Debian packages: ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends "${missing[@]}"
