@@ -1,0 +1,101 @@
+// Package plan is the pure decision logic of cnpg-storage-autoscaler
+// (DESIGN §8): given one plain Snapshot of a CNPG cluster's volumes, its
+// StorageAutoscalePolicy spec, the sidecar observations and the current
+// time, Plan says which PVCs to grow now, to what size and why, and for
+// every PVC it does not grow, which gate held it back, in words an on-call
+// engineer can act on.
+//
+// What it must not do: import a Kubernetes client, read the clock, log,
+// keep state between calls, or iterate a map where order shows. The
+// controller builds the Snapshot, calls Plan, patches what Result.Decisions
+// says and copies the rest into the policy status. The same Snapshot always
+// gives the same Result.
+//
+// # Order of work
+//
+//  1. Facts per PVC: request, capacity, resize state, the statfs figures of
+//     its observation and their age, its StorageClass and provider.
+//  2. Triggers (trigger.go): planned when used % ≥ trigger.usedPercent, free
+//     < trigger.minFree, inodes used % ≥ trigger.inodesUsedPercent, or, with
+//     forecast on, the fill rate reaches the trigger within the horizon;
+//     emergency when used % ≥ critical.usedPercent, free < critical.minFree,
+//     or the volume is full (available 0).
+//  3. Target request (target.go): the largest of capacity + step, the size
+//     that leaves targetFreePercent free and, with forecast on, the size that
+//     stays under the trigger for the horizon; converted from filesystem
+//     bytes to a request with the overhead ratio observed now; rounded up to
+//     the provider's granularity (provider.go); clamped to the limit; never
+//     below the current request.
+//  4. Role growth: under Uniform sizing the instances of a role share one
+//     size, the role's effective size; under PerInstance each PVC is a role
+//     of its own for growth and budget purposes.
+//  5. Gates (gates.go), in this fixed order; the first that holds is the one
+//     reported:
+//     - no rule: the role has no rule, growth is disabled, or no limit is set;
+//     - dry-run: holds every growth; its reason says what the others would
+//     have said;
+//     - StorageClass not expandable (or unknown);
+//     - observation stale or missing (or older than the PVC's last growth,
+//     or its filesystem not yet grown to the PVC's capacity);
+//     - growth already in flight;
+//     - at limit;
+//     - cooldown: planned growth waits the policy cooldown raised to the
+//     provider's minimum; emergency growth waits only the provider's
+//     minimum (aws-ebs: 6h, the EBS limit of one modification per volume);
+//     - WAL safety (archive failing, inactive slot retention, or WAL health
+//     unknown because PostgreSQL on the primary is unreachable) for planned
+//     growth of WAL-bearing volumes, and for emergency growth only with
+//     walSafety.blockEmergencyGrowth;
+//     - maintenance window (window.go): planned growth outside every window
+//     goes to Result.Pending with NotBefore = the next opening;
+//     - budget (budget.go): rolling 24h; planned growth may use
+//     maxActionsPerDay − emergencyReserve, emergency growth whatever is left
+//     of maxActionsPerDay.
+//
+// # Choices where DESIGN is silent
+//
+//   - WAL-bearing volume: an instance's WAL PVC, or its data PVC when the
+//     instance has no WAL PVC in the snapshot.
+//   - WAL health is read from the primary's observation (Snapshot.Primary,
+//     else the fresh observation whose role is primary). No fresh
+//     observation of the primary, or PostgreSQL unreachable there, means
+//     WAL health unknown: planned growth of WAL-bearing volumes waits, and
+//     says so.
+//   - Inactive slot retention is the largest retainedBytes of an inactive
+//     slot that is not CNPG's own (_cnpg_ prefix or CNPGManaged): retained
+//     WAL overlaps between slots, so the largest is what is held on disk.
+//   - Under Uniform sizing a role grows when at least one of its PVCs
+//     triggers and passes its own gates (storage class, observation, in
+//     flight, limit, cooldown); that PVC drives the growth. The role's target
+//     is the largest target of its drivers and the largest current request;
+//     every PVC of the role below it grows, followers needing no trigger and
+//     no fresh observation of their own (their size is a request, not a
+//     measurement) and waiting only for their storage class, their own
+//     growth in flight and the provider's minimum cooldown.
+//   - When an emergency growth of a role happens, the planned needs of its
+//     other drivers are taken along: one action, not two.
+//   - A PVC below its role's current effective size (a new replica the PVC
+//     webhook missed, or the rest of a role growth whose first patches
+//     landed in an earlier reconcile) is raised to it at once: a catch-up
+//     (Decision.CatchUp), which is no budget action, needs no trigger and
+//     ignores windows and the policy cooldown, because a failover onto a
+//     smaller disk is the risk uniform sizing exists to remove.
+//   - A budget action recorded for the same role, tablespace and target
+//     in the last 24h is the same growth continuing and is not charged
+//     again (Uniform only: BudgetAction has no instance, so under
+//     PerInstance every growth is charged).
+//   - Budget: planned growth needs plannedUsed < max − reserve and
+//     totalUsed < max; emergency growth needs totalUsed < max. Emergency
+//     growths are charged first, then planned; within a kind WAL before data
+//     before tablespaces (by name).
+//   - An action's recorded time is the plan time rounded up to the whole
+//     second: metav1.Time keeps seconds only, and rounding down would let
+//     an action leave the rolling window early.
+//   - A filesystem smaller than 85 % of its PVC's capacity has not been
+//     grown yet by kubelet (XFS and ext4 overhead stays well below 15 %):
+//     its figures would overstate the need, so no growth is decided on it.
+//   - Thresholds at or below 0 % are off (the CRD never lets them through;
+//     hand-built specs might); step.max below step.min counts as step.min.
+//   - An invalid maintenance window (schedule or time zone) never opens; if
+//     no window is open the reason names the broken one.
+package plan

@@ -1,0 +1,166 @@
+package plan
+
+import (
+	"time"
+
+	v1alpha1 "github.com/pgstorage/cnpg-storage-autoscaler/apis/v1alpha1"
+)
+
+// Gate names what holds a growth back. The gates are checked in the order
+// of the constants below; the first that holds is the one reported.
+type Gate string
+
+const (
+	// GateNoRule: the role has no rule, growth is disabled, or no limit is set.
+	GateNoRule Gate = "NoRule"
+	// GateDryRun: spec.mode is DryRun; nothing is patched.
+	GateDryRun Gate = "DryRun"
+	// GateStorageClass: the StorageClass does not allow expansion, or is unknown.
+	GateStorageClass Gate = "StorageClassNotExpandable"
+	// GateObservation: no fresh statfs figures for the PVC.
+	GateObservation Gate = "ObservationStale"
+	// GateInFlight: a growth of the PVC has not finished.
+	GateInFlight Gate = "ResizeInProgress"
+	// GateLimit: the PVC is at its role's limit.
+	GateLimit Gate = "AtLimit"
+	// GateCooldown: the PVC grew too recently.
+	GateCooldown Gate = "Cooldown"
+	// GateWALSafety: archiving fails, a slot retains too much WAL, or WAL
+	// health is unknown.
+	GateWALSafety Gate = "WALSafety"
+	// GateWindow: no maintenance window is open; planned growth is queued.
+	GateWindow Gate = "MaintenanceWindow"
+	// GateBudget: the rolling 24h budget is used up.
+	GateBudget Gate = "Budget"
+)
+
+// state is the volume state a gate puts a PVC in.
+func (g Gate) state() v1alpha1.VolumeState {
+	switch g {
+	case GateObservation:
+		return v1alpha1.VolumeStale
+	case GateInFlight:
+		return v1alpha1.VolumeGrowing
+	case GateLimit:
+		return v1alpha1.VolumeAtLimit
+	case GateWindow:
+		return v1alpha1.VolumeQueued
+	}
+	return v1alpha1.VolumeBlocked
+}
+
+// hold is a gate that holds, why, and when it may lift by itself.
+type hold struct {
+	gate   Gate
+	reason string
+	// until is when the hold lifts without any object changing; zero when
+	// only a change (a fixed archive, a new observation) lifts it.
+	until time.Time
+	// state overrides the gate's state (a PVC waiting for its first
+	// measurement after a growth is Growing, not Stale).
+	state v1alpha1.VolumeState
+}
+
+func (h *hold) volumeState() v1alpha1.VolumeState {
+	if h.state != "" {
+		return h.state
+	}
+	return h.gate.state()
+}
+
+// storageClassHold: a PVC whose class cannot expand cannot be grown; an
+// unknown class is treated the same, since patching would be refused.
+func storageClassHold(pvc PVC, class *StorageClass) *hold {
+	switch {
+	case pvc.StorageClass == "":
+		return &hold{gate: GateStorageClass, reason: reasonNoStorageClass()}
+	case class == nil:
+		return &hold{gate: GateStorageClass, reason: reasonStorageClassMissing(pvc.StorageClass)}
+	case !class.AllowVolumeExpansion:
+		return &hold{gate: GateStorageClass, reason: reasonStorageClassFixed(pvc.StorageClass)}
+	}
+	return nil
+}
+
+// resizeStatusInfeasible are the allocatedResourceStatuses values that say
+// the driver refused the growth.
+var resizeStatusInfeasible = map[string]bool{
+	"ControllerResizeInfeasible": true,
+	"NodeResizeInfeasible":       true,
+}
+
+// inFlightHold follows the Kubernetes expansion protocol: request above
+// status.capacity, any allocatedResourceStatuses value, or any resize
+// condition means the last growth has not finished; another is never
+// stacked on it.
+func inFlightHold(v *volume) *hold {
+	pvc := v.pvc
+	message := ""
+	for _, condition := range pvc.ResizeConditions {
+		if condition.Message != "" {
+			message = condition.Message
+			break
+		}
+	}
+	switch {
+	case resizeStatusInfeasible[pvc.AllocatedResourceStatus]:
+		return &hold{gate: GateInFlight, reason: reasonResizeFailed(v.requestBytes, pvc.AllocatedResourceStatus, message), state: v1alpha1.VolumeBlocked}
+	case pvc.AllocatedResourceStatus != "":
+		return &hold{gate: GateInFlight, reason: reasonResizeInProgress(v.requestBytes, v.capacityBytes, pvc.AllocatedResourceStatus, message)}
+	case len(pvc.ResizeConditions) > 0:
+		return &hold{gate: GateInFlight, reason: reasonResizeInProgress(v.requestBytes, v.capacityBytes, pvc.ResizeConditions[0].Type, message)}
+	case v.capacityBytes > 0 && v.requestBytes > v.capacityBytes:
+		return &hold{gate: GateInFlight, reason: reasonResizeInProgress(v.requestBytes, v.capacityBytes, "", "")}
+	}
+	return nil
+}
+
+// cooldownHold: planned growth waits the policy cooldown raised to the
+// provider's minimum; emergency growth only the provider's minimum, which
+// the provider would enforce by refusing the patch anyway.
+func cooldownHold(v *volume, kind v1alpha1.GrowthKind, now time.Time) *hold {
+	if v.lastGrowth.IsZero() {
+		return nil
+	}
+	wait := v.provider.minCooldown
+	policyWins := false
+	if kind == v1alpha1.GrowthPlanned && v.rule != nil && v.rule.Cooldown.Duration > wait {
+		wait = v.rule.Cooldown.Duration
+		policyWins = true
+	}
+	ends := v.lastGrowth.Add(wait)
+	if wait <= 0 || !now.Before(ends) {
+		return nil
+	}
+	return &hold{gate: GateCooldown, reason: reasonCooldown(v, kind, wait, policyWins, ends, now), until: ends}
+}
+
+// walSafetyHold applies the WAL health of the cluster to a growth of a
+// WAL-bearing volume: always to planned growth, to emergency growth only
+// when the user opted into that outage risk.
+func walSafetyHold(walProblem string, kind v1alpha1.GrowthKind, blockEmergency bool) *hold {
+	if walProblem == "" {
+		return nil
+	}
+	if kind == v1alpha1.GrowthEmergency && !blockEmergency {
+		return nil
+	}
+	return &hold{gate: GateWALSafety, reason: reasonWALHeld(walProblem, kind)}
+}
+
+// windowHold queues planned growth while no maintenance window is open.
+func windowHold(windows windowState, targetBytes int64, now time.Time) *hold {
+	if windows.open {
+		return nil
+	}
+	return &hold{gate: GateWindow, reason: reasonQueuedForWindow(windows, targetBytes, now), until: windows.nextOpen}
+}
+
+// budgetHold: the growth would take more than the rolling 24h allows.
+func budgetHold(b *budget, kind v1alpha1.GrowthKind, now time.Time) *hold {
+	if b.left(kind) > 0 {
+		return nil
+	}
+	freesAt := b.freesAt(kind)
+	return &hold{gate: GateBudget, reason: reasonBudgetUsed(b, kind, freesAt, now), until: freesAt}
+}

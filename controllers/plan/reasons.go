@@ -1,0 +1,363 @@
+package plan
+
+import (
+	"fmt"
+	"math"
+	"strconv"
+	"strings"
+	"time"
+
+	v1alpha1 "github.com/pgstorage/cnpg-storage-autoscaler/apis/v1alpha1"
+)
+
+// Every string a user reads (status, Events, kubectl pgstorage explain) is
+// built here, so that the wording stays consistent. Each says what is
+// happening, since when, and what would change it.
+
+// Triggers.
+
+func reasonVolumeFull() string { return "volume full (0 bytes available)" }
+
+func reasonThreshold(name string, value float64, threshold int32) string {
+	return fmt.Sprintf("%s %s >= %d", name, formatPercent(value), threshold)
+}
+
+func reasonFreeBelow(name string, freeBytes, minFreeBytes int64) string {
+	return fmt.Sprintf("free %s < %s %s", formatBytes(freeBytes), name, formatBytes(minFreeBytes))
+}
+
+func reasonForecast(trigger v1alpha1.Trigger, untilTrigger time.Duration, rateBytesPerSecond int64, horizon time.Duration) string {
+	return fmt.Sprintf("forecast: trigger (usedPercent %d) reached in %s at %s/h, within horizon %s",
+		trigger.UsedPercent, formatDuration(untilTrigger), formatBytes(saturatingMultiply(rateBytesPerSecond, 3600)), formatDuration(horizon))
+}
+
+func reasonDriver(pvc, fired string, drivers int) string {
+	if drivers > 1 {
+		return fmt.Sprintf("%s on %s (and %d more)", fired, pvc, drivers-1)
+	}
+	return fmt.Sprintf("%s on %s", fired, pvc)
+}
+
+func reasonFollows(role v1alpha1.VolumeRole, tablespace, trigger string) string {
+	return fmt.Sprintf("grows with %s to keep its instances the same size (uniform sizing): %s", roleName(role, tablespace), trigger)
+}
+
+func reasonCatchUp(role v1alpha1.VolumeRole, tablespace string, targetBytes int64) string {
+	return fmt.Sprintf("catch-up to the effective size %s of %s (uniform sizing; not a budget action)", formatBytes(targetBytes), roleName(role, tablespace))
+}
+
+// Rules.
+
+func reasonUnknownRole(role v1alpha1.VolumeRole) string {
+	return fmt.Sprintf("unknown PVC role %q (cnpg.io/pvcRole): not grown", role)
+}
+
+func reasonNoRule(path string) string {
+	return fmt.Sprintf("no rule for this volume: set %s (with a limit) to let it grow", path)
+}
+
+func reasonGrowthDisabled(path string) string {
+	return fmt.Sprintf("growth disabled (%s.enabled: false)", path)
+}
+
+func reasonNoLimit(path string) string {
+	return fmt.Sprintf("no limit: set %s.limit, the size this volume may never exceed, to let it grow", path)
+}
+
+// Storage class.
+
+func reasonNoStorageClass() string {
+	return "PVC names no StorageClass: it cannot be expanded"
+}
+
+func reasonStorageClassMissing(name string) string {
+	return fmt.Sprintf("StorageClass %s not found: cannot tell whether it allows expansion", name)
+}
+
+func reasonStorageClassFixed(name string) string {
+	return fmt.Sprintf("StorageClass %s does not allow volume expansion (allowVolumeExpansion: false): grow by hand or move to an expandable class", name)
+}
+
+// Observation.
+
+func reasonNoObservation(instance string) string {
+	return fmt.Sprintf("no observation from instance %s: is the pgstorage probe sidecar running in its pod? (kubectl cnpg restart injects it)", instance)
+}
+
+func reasonObservationNotMeasured(instance string) string {
+	return fmt.Sprintf("observation of %s has no measurement yet", instance)
+}
+
+func reasonObservationStale(instance string, age, maxAge time.Duration) string {
+	return fmt.Sprintf("observation of %s is %s old (observationMaxAge %s): no growth is decided on stale figures; check the probe sidecar of that pod",
+		instance, formatDuration(age), formatDuration(maxAge))
+}
+
+func reasonObservationFuture(instance string, observedAt time.Time) string {
+	return fmt.Sprintf("observation of %s is dated %s, in the future: check the node clocks", instance, observedAt.UTC().Format(time.RFC3339))
+}
+
+func reasonVolumeNotObserved(pvc, instance string) string {
+	return fmt.Sprintf("observation of %s does not report PVC %s: is the volume mounted into the probe sidecar?", instance, pvc)
+}
+
+func reasonNoCapacityObserved(pvc, instance string) string {
+	return fmt.Sprintf("observation of %s reports no filesystem size for PVC %s", instance, pvc)
+}
+
+func reasonAwaitingMeasurement(lastGrowth, now time.Time) string {
+	return fmt.Sprintf("grown at %s: waiting for the probe sidecar to measure the new size", formatClock(lastGrowth, now, time.UTC))
+}
+
+func reasonFilesystemBehind(filesystemBytes, pvcBytes int64) string {
+	return fmt.Sprintf("filesystem is %s but the PVC has %s: waiting for kubelet to grow the filesystem",
+		formatBytes(filesystemBytes), formatBytes(pvcBytes))
+}
+
+// In flight.
+
+func reasonResizeInProgress(requestBytes, capacityBytes int64, status, message string) string {
+	reason := fmt.Sprintf("resize to %s in progress", formatBytes(requestBytes))
+	if capacityBytes > 0 {
+		reason += fmt.Sprintf(" (capacity %s", formatBytes(capacityBytes))
+		if status != "" {
+			reason += ", " + status
+		}
+		reason += ")"
+	} else if status != "" {
+		reason += " (" + status + ")"
+	}
+	if message != "" {
+		reason += ": " + message
+	}
+	return reason
+}
+
+func reasonResizeFailed(requestBytes int64, status, message string) string {
+	reason := fmt.Sprintf("resize to %s failed (%s)", formatBytes(requestBytes), status)
+	if message != "" {
+		reason += ": " + message
+	}
+	return reason + "; no further growth until the storage driver's problem is fixed"
+}
+
+// Limit and cooldown.
+
+func reasonAtLimit(v *volume) string {
+	return fmt.Sprintf("at limit %s: %s, but %s.limit is %s; raise the limit or free space",
+		formatBytes(v.limitBytes), v.trigger.fired, v.rulePath, formatBytes(v.limitBytes))
+}
+
+func reasonCooldown(v *volume, kind v1alpha1.GrowthKind, wait time.Duration, policyWins bool, ends, now time.Time) string {
+	source := fmt.Sprintf("%s allows one resize per disk every %s", v.provider.name, formatDuration(wait))
+	if policyWins {
+		source = fmt.Sprintf("%s.cooldown %s", v.rulePath, formatDuration(wait))
+	}
+	reason := fmt.Sprintf("cooldown: last grown %s, next growth possible after %s (%s)",
+		formatClock(v.lastGrowth, now, time.UTC), formatClock(ends, now, time.UTC), source)
+	if kind == v1alpha1.GrowthEmergency {
+		reason += "; the volume is critical: free space by hand if it cannot wait"
+	}
+	return reason
+}
+
+// WAL safety.
+
+func reasonWALHeld(problem string, kind v1alpha1.GrowthKind) string {
+	if kind == v1alpha1.GrowthEmergency {
+		return problem + ": emergency WAL growth held too (walSafety.blockEmergencyGrowth); PostgreSQL stops when its WAL volume is full"
+	}
+	return problem + ": planned WAL growth held"
+}
+
+func reasonArchiveFailing(archiving *v1alpha1.ArchivingObservation, now time.Time) string {
+	reason := "archiving failing"
+	if archiving.LastArchivedAt != nil {
+		reason += " since " + formatClock(archiving.LastArchivedAt.Time, now, time.UTC)
+	} else {
+		reason += " (nothing archived yet)"
+	}
+	if archiving.LastFailedAt != nil {
+		reason += fmt.Sprintf(" (last failure %s", formatClock(archiving.LastFailedAt.Time, now, time.UTC))
+		if archiving.LastFailedWAL != "" {
+			reason += " on " + archiving.LastFailedWAL
+		}
+		reason += ")"
+	}
+	return reason + "; fix archiving: a bigger disk only delays the outage"
+}
+
+func reasonSlotRetention(slot *v1alpha1.SlotObservation, maxRetentionBytes int64) string {
+	return fmt.Sprintf("inactive replication slot %q retains %s of WAL, more than walSafety.maxInactiveSlotRetention %s; drop the slot or reconnect its consumer",
+		slot.Name, formatBytes(slot.RetainedBytes), formatBytes(maxRetentionBytes))
+}
+
+func reasonWALUnknownUnreachable(instance, why string) string {
+	reason := fmt.Sprintf("WAL health unknown: PostgreSQL on primary %s is not reachable", instance)
+	if why != "" {
+		reason += " (" + why + ")"
+	}
+	return reason
+}
+
+func reasonWALUnknownNoObservation(instance string) string {
+	return fmt.Sprintf("WAL health unknown: no observation from primary %s", instance)
+}
+
+func reasonWALUnknownStale(instance, stale string) string {
+	return fmt.Sprintf("WAL health unknown for primary %s: %s", instance, stale)
+}
+
+func reasonWALUnknownNoPrimary() string {
+	return "WAL health unknown: no fresh observation names a primary"
+}
+
+// Window and budget.
+
+func reasonQueuedForWindow(windows windowState, targetBytes int64, now time.Time) string {
+	if windows.nextOpen.IsZero() {
+		reason := fmt.Sprintf("planned growth to %s held: no maintenance window will open", formatBytes(targetBytes))
+		if len(windows.problems) > 0 {
+			reason += " (" + strings.Join(windows.problems, "; ") + ")"
+		}
+		return reason
+	}
+	window := windows.nextWindow
+	reason := fmt.Sprintf("planned growth to %s queued until %s (maintenance window %q, %s)",
+		formatBytes(targetBytes), formatClock(windows.nextOpen, now, windows.nextZone), window.Schedule, formatDuration(window.Duration.Duration))
+	if len(windows.problems) > 0 {
+		reason += "; ignored: " + strings.Join(windows.problems, "; ")
+	}
+	return reason
+}
+
+func reasonBudgetUsed(b *budget, kind v1alpha1.GrowthKind, freesAt, now time.Time) string {
+	var reason string
+	switch {
+	case b.maxActions == 0:
+		return "budget.maxActionsPerDay is 0: no growth allowed"
+	case kind == v1alpha1.GrowthPlanned && b.maxActions-b.reserve <= 0:
+		return fmt.Sprintf("planned growth has no budget: budget.emergencyReserve %d equals maxActionsPerDay %d", b.reserve, b.maxActions)
+	case kind == v1alpha1.GrowthPlanned && b.used(v1alpha1.GrowthPlanned) >= b.maxActions-b.reserve:
+		reason = fmt.Sprintf("daily budget for planned growth used: %d of %d in the last 24h (maxActionsPerDay %d minus emergencyReserve %d)",
+			b.used(v1alpha1.GrowthPlanned), b.maxActions-b.reserve, b.maxActions, b.reserve)
+	default:
+		reason = fmt.Sprintf("daily growth budget used: %d of maxActionsPerDay %d in the last 24h", len(b.actions), b.maxActions)
+	}
+	if !freesAt.IsZero() {
+		reason += "; next growth possible after " + formatClock(freesAt, now, time.UTC)
+	}
+	return reason
+}
+
+// Rows.
+
+func reasonDryRun(wouldBe string) string {
+	return "dry run (spec.mode: DryRun), nothing is patched; would be: " + wouldBe
+}
+
+func reasonGrowing(v *volume) string {
+	d := v.decision
+	reason := fmt.Sprintf("growing from %s to %s now (%s", formatBytes(bytesOf(d.From)), formatBytes(bytesOf(d.To)), d.Kind)
+	switch {
+	case d.CatchUp:
+		return reason + "): " + d.Trigger
+	case v.followsReason != "":
+		return reason + "): " + v.followsReason
+	}
+	return reason + "): " + d.Trigger
+}
+
+func reasonHeld(v *volume, holdReason string) string {
+	return fmt.Sprintf("%s growth wanted (%s) but %s", v.trigger.want.kind(), v.trigger.fired, holdReason)
+}
+
+func reasonIdle(v *volume) string {
+	if v.rule == nil {
+		return ""
+	}
+	reason := fmt.Sprintf("%s used", formatPercent(v.figures.usedPercent))
+	if v.rule.Trigger.UsedPercent > 0 {
+		reason += fmt.Sprintf(", grows at %d%%", v.rule.Trigger.UsedPercent)
+	}
+	if v.requestBytes >= v.limitBytes {
+		reason += fmt.Sprintf("; at limit %s", formatBytes(v.limitBytes))
+	}
+	if v.classHold != nil {
+		reason += "; " + v.classHold.reason
+	}
+	return reason
+}
+
+// Formatting.
+
+func roleName(role v1alpha1.VolumeRole, tablespace string) string {
+	if role == v1alpha1.RoleTablespace {
+		return "tablespace " + tablespace
+	}
+	return "role " + string(role)
+}
+
+// formatPercent rounds down to one decimal, so that a shown value never
+// reaches a threshold the real one has not.
+func formatPercent(percent float64) string {
+	if math.IsNaN(percent) || math.IsInf(percent, 0) {
+		return "?"
+	}
+	return strconv.FormatFloat(math.Floor(percent*10)/10, 'f', -1, 64)
+}
+
+// formatBytes writes a size in binary units with at most one decimal.
+func formatBytes(size int64) string {
+	units := []struct {
+		bytes int64
+		name  string
+	}{{tebibyte, "Ti"}, {gibibyte, "Gi"}, {mebibyte, "Mi"}, {kibibyte, "Ki"}}
+	for _, unit := range units {
+		if size >= unit.bytes || size <= -unit.bytes {
+			value := float64(size) / float64(unit.bytes)
+			return strconv.FormatFloat(math.Round(value*10)/10, 'f', -1, 64) + unit.name
+		}
+	}
+	return strconv.FormatInt(size, 10) + "B"
+}
+
+// formatDuration drops the units that say nothing: 6h, 5m, 3h12m, 42s.
+func formatDuration(d time.Duration) string {
+	if d >= time.Hour {
+		d = d.Round(time.Minute)
+	} else if d >= time.Minute {
+		d = d.Round(time.Second)
+	}
+	text := d.String()
+	if strings.HasSuffix(text, "m0s") {
+		text = strings.TrimSuffix(text, "0s")
+	}
+	if strings.HasSuffix(text, "h0m") {
+		text = strings.TrimSuffix(text, "0m")
+	}
+	return text
+}
+
+// formatClock: "02:00 UTC" within a day of now, else with the date.
+func formatClock(t, now time.Time, zone *time.Location) string {
+	if zone == nil {
+		zone = time.UTC
+	}
+	local := t.In(zone)
+	if distance := t.Sub(now); distance < 24*time.Hour && distance > -24*time.Hour {
+		return local.Format("15:04 MST")
+	}
+	return local.Format("2006-01-02 15:04 MST")
+}
+
+func saturatingMultiply(a, b int64) int64 {
+	if a == 0 || b == 0 {
+		return 0
+	}
+	product := a * b
+	if product/b != a {
+		return math.MaxInt64
+	}
+	return product
+}

@@ -1,0 +1,153 @@
+package plan
+
+import (
+	"math"
+	"time"
+
+	v1alpha1 "github.com/pgstorage/cnpg-storage-autoscaler/apis/v1alpha1"
+)
+
+// usage is one filesystem as statfs reported it, with the figures the
+// thresholds are judged on. Reserved blocks count as used: PostgreSQL, not
+// root, is the writer that matters.
+type usage struct {
+	capacityBytes          int64
+	usedBytes              int64
+	availableBytes         int64
+	usedPercent            float64
+	inodesTotal            int64
+	inodesFree             int64
+	fillRateBytesPerSecond int64
+}
+
+func usageOf(observed *v1alpha1.ObservedVolume) usage {
+	capacity := max(observed.CapacityBytes, 0)
+	available := min(max(observed.AvailableBytes, 0), capacity)
+	figures := usage{
+		capacityBytes:          capacity,
+		availableBytes:         available,
+		usedBytes:              capacity - available,
+		inodesTotal:            max(observed.InodesTotal, 0),
+		inodesFree:             min(max(observed.InodesFree, 0), max(observed.InodesTotal, 0)),
+		fillRateBytesPerSecond: observed.FillRateBytesPerSecond,
+	}
+	if capacity > 0 {
+		figures.usedPercent = float64(figures.usedBytes) * 100 / float64(capacity)
+	}
+	return figures
+}
+
+// full: nothing more can be written. Always critical, whatever the policy says.
+func (u usage) full() bool { return u.availableBytes == 0 }
+
+func (u usage) inodesUsedPercent() float64 {
+	if u.inodesTotal == 0 {
+		return 0
+	}
+	return float64(u.inodesTotal-u.inodesFree) * 100 / float64(u.inodesTotal)
+}
+
+// timeToFull at the current fill rate; 0 when the volume is not filling.
+func (u usage) timeToFull() time.Duration {
+	if u.fillRateBytesPerSecond <= 0 {
+		return 0
+	}
+	return secondsToDuration(float64(u.availableBytes) / float64(u.fillRateBytesPerSecond))
+}
+
+// want is what a volume's figures ask for.
+type want int
+
+const (
+	wantNothing want = iota
+	wantPlanned
+	wantEmergency
+)
+
+func (w want) kind() v1alpha1.GrowthKind {
+	if w == wantEmergency {
+		return v1alpha1.GrowthEmergency
+	}
+	return v1alpha1.GrowthPlanned
+}
+
+// triggerResult is the verdict of the thresholds on one volume, with the
+// threshold that fired in the words of the policy.
+type triggerResult struct {
+	want  want
+	fired string
+}
+
+// evaluateTriggers checks the critical thresholds first (emergency), then
+// the planned ones; the first that fires names the growth.
+func evaluateTriggers(figures usage, rule *v1alpha1.VolumePolicy) triggerResult {
+	if fired := criticalFired(figures, rule.Critical); fired != "" {
+		return triggerResult{want: wantEmergency, fired: fired}
+	}
+	if fired := plannedFired(figures, rule); fired != "" {
+		return triggerResult{want: wantPlanned, fired: fired}
+	}
+	return triggerResult{}
+}
+
+func criticalFired(figures usage, critical v1alpha1.CriticalThreshold) string {
+	if figures.full() {
+		return reasonVolumeFull()
+	}
+	if percentReached(figures.usedPercent, critical.UsedPercent) {
+		return reasonThreshold("critical usedPercent", figures.usedPercent, critical.UsedPercent)
+	}
+	if minFree := bytesOf(critical.MinFree); minFree > 0 && figures.availableBytes < minFree {
+		return reasonFreeBelow("critical minFree", figures.availableBytes, minFree)
+	}
+	return ""
+}
+
+func plannedFired(figures usage, rule *v1alpha1.VolumePolicy) string {
+	trigger := rule.Trigger
+	if percentReached(figures.usedPercent, trigger.UsedPercent) {
+		return reasonThreshold("usedPercent", figures.usedPercent, trigger.UsedPercent)
+	}
+	if minFree := bytesOf(trigger.MinFree); minFree > 0 && figures.availableBytes < minFree {
+		return reasonFreeBelow("minFree", figures.availableBytes, minFree)
+	}
+	if figures.inodesTotal > 0 && percentReached(figures.inodesUsedPercent(), trigger.InodesUsedPercent) {
+		return reasonThreshold("inodesUsedPercent", figures.inodesUsedPercent(), trigger.InodesUsedPercent)
+	}
+	horizon := rule.Forecast.Horizon.Duration
+	if horizon > 0 && figures.fillRateBytesPerSecond > 0 {
+		untilTrigger := timeToTrigger(figures, trigger)
+		if untilTrigger <= horizon {
+			return reasonForecast(trigger, untilTrigger, figures.fillRateBytesPerSecond, horizon)
+		}
+	}
+	return ""
+}
+
+// percentReached: a threshold at or below 0 is off (the CRD never admits
+// one; a hand-built spec might).
+func percentReached(value float64, threshold int32) bool {
+	return threshold > 0 && value >= float64(threshold)
+}
+
+// timeToTrigger is how long the fill rate takes to reach the used-bytes
+// level at which the usedPercent or minFree trigger fires.
+func timeToTrigger(figures usage, trigger v1alpha1.Trigger) time.Duration {
+	triggerUsedBytes := math.Inf(1)
+	if trigger.UsedPercent > 0 {
+		triggerUsedBytes = float64(figures.capacityBytes) * float64(trigger.UsedPercent) / 100
+	}
+	if minFree := bytesOf(trigger.MinFree); minFree > 0 {
+		triggerUsedBytes = min(triggerUsedBytes, float64(figures.capacityBytes-minFree))
+	}
+	remaining := max(triggerUsedBytes-float64(figures.usedBytes), 0)
+	return secondsToDuration(remaining / float64(figures.fillRateBytesPerSecond))
+}
+
+// secondsToDuration saturates instead of wrapping for absurd figures.
+func secondsToDuration(seconds float64) time.Duration {
+	if math.IsNaN(seconds) || seconds >= float64(math.MaxInt64)/float64(time.Second) {
+		return time.Duration(math.MaxInt64)
+	}
+	return time.Duration(seconds * float64(time.Second))
+}

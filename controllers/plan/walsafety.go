@@ -1,0 +1,75 @@
+package plan
+
+import (
+	"strings"
+
+	v1alpha1 "github.com/pgstorage/cnpg-storage-autoscaler/apis/v1alpha1"
+)
+
+// evaluateWALHealth reads the cluster's WAL health from the primary's observation
+// and returns what is wrong with it, or "" when nothing the policy checks
+// is wrong. Growing a WAL volume that fills because archiving broke or a
+// slot is forgotten only delays the outage while backups silently stop.
+func (p *planner) evaluateWALHealth() string {
+	safety := p.spec.WALSafety
+	checkArchive := safety.RequireArchiveHealthy == nil || *safety.RequireArchiveHealthy
+	maxRetention := bytesOf(safety.MaxInactiveSlotRetention)
+	if !checkArchive && maxRetention == 0 {
+		return ""
+	}
+	primary, problem := p.primaryObservation()
+	if primary == nil {
+		return problem
+	}
+	postgres := primary.Status.Postgres
+	if !postgres.Reachable {
+		return reasonWALUnknownUnreachable(primary.Instance, postgres.Reason)
+	}
+	if archiving := postgres.Archiving; checkArchive && archiving != nil && archiving.Enabled && !archiving.Healthy {
+		return reasonArchiveFailing(archiving, p.now)
+	}
+	if maxRetention > 0 {
+		if slot := largestInactiveSlot(postgres.Slots); slot != nil && slot.RetainedBytes > maxRetention {
+			return reasonSlotRetention(slot, maxRetention)
+		}
+	}
+	return ""
+}
+
+// primaryObservation finds the fresh observation of the primary: the
+// instance the Cluster names, else the one that says it is primary.
+func (p *planner) primaryObservation() (*Observation, string) {
+	if p.snapshot.Primary != "" {
+		observation := p.observations[p.snapshot.Primary]
+		if observation == nil {
+			return nil, reasonWALUnknownNoObservation(p.snapshot.Primary)
+		}
+		if stale := p.observationAgeHold(observation); stale != "" {
+			return nil, reasonWALUnknownStale(p.snapshot.Primary, stale)
+		}
+		return observation, ""
+	}
+	for _, instance := range p.observationOrder {
+		observation := p.observations[instance]
+		if observation.Status.Role == v1alpha1.InstancePrimary && p.observationAgeHold(observation) == "" {
+			return observation, ""
+		}
+	}
+	return nil, reasonWALUnknownNoPrimary()
+}
+
+// largestInactiveSlot: retained WAL overlaps between slots, so the largest
+// retention is what is held on disk. CNPG's own HA slots are not counted.
+func largestInactiveSlot(slots []v1alpha1.SlotObservation) *v1alpha1.SlotObservation {
+	var largest *v1alpha1.SlotObservation
+	for index := range slots {
+		slot := &slots[index]
+		if slot.Active || slot.CNPGManaged || strings.HasPrefix(slot.Name, v1alpha1.CNPGSlotPrefix) {
+			continue
+		}
+		if largest == nil || slot.RetainedBytes > largest.RetainedBytes {
+			largest = slot
+		}
+	}
+	return largest
+}
