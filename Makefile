@@ -74,6 +74,30 @@ build-cross: ## Check that every binary builds for linux/amd64 and linux/arm64 w
 	CGO_ENABLED=0 GOOS=linux GOARCH=amd64 go build ./cmd/...
 	CGO_ENABLED=0 GOOS=linux GOARCH=arm64 go build ./cmd/...
 
+##@ Sandbox (a real single-node Kubernetes with the real CNPG operator; needs root)
+
+.PHONY: sandbox-deps
+sandbox-deps: ## Install the Debian packages the sandbox needs.
+	hack/install-deps.sh sandbox
+
+$(BIN)/sandbox: FORCE
+	@CGO_ENABLED=0 go build -o $@ ./cmd/sandbox
+
+.PHONY: sandbox-up
+sandbox-up: sandbox-deps $(BIN)/sandbox ## Build what is missing and bring the sandbox up.
+	$(BIN)/sandbox up
+
+.PHONY: sandbox-down
+sandbox-down: $(BIN)/sandbox ## Remove everything the sandbox made (also after a crash).
+	$(BIN)/sandbox down
+
+.PHONY: sandbox-status
+sandbox-status: $(BIN)/sandbox ## Show whether the sandbox is up and what runs on it.
+	$(BIN)/sandbox status
+
+.PHONY: FORCE
+FORCE:
+
 ##@ Tools (built from pinned modules under e2e/tools)
 
 .PHONY: envtest-bins

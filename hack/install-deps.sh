@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# install-deps.sh [test|sandbox]... installs the Debian packages the tests
+# install-deps.sh [test] [sandbox] installs the Debian packages the tests
 # (and the sandbox) need. Idempotent: packages already present are skipped, so
 # a warm machine pays nothing. Run as root.
 set -euo pipefail
@@ -10,12 +10,21 @@ set -euo pipefail
 #   e2fsprogs      ext4 on loop devices: reserved blocks, the offline class
 #   util-linux     losetup, mount
 test_packages=(postgresql-15 xfsprogs e2fsprogs util-linux)
+# The sandbox (DESIGN §9): the container runtime and network plumbing from
+# Debian; Kubernetes, CoreDNS, CNPG and the CSI sidecars are built from source.
+#   containerd, runc, containernetworking-plugins   run pods
+#   iptables, iproute2, kmod                         node network, kube-proxy
+#   debootstrap                                      the PostgreSQL image's rootfs
+#   gcc, libc6-dev                                   Kubernetes' pause.c, static
+sandbox_packages=(containerd runc containernetworking-plugins iptables iproute2 kmod
+	xfsprogs e2fsprogs util-linux debootstrap gcc libc6-dev)
 
 packages=()
 for need in "${@:-test}"; do
 	case $need in
 	test) packages+=("${test_packages[@]}") ;;
-	*) echo "install-deps.sh: unknown set '$need' (want: test)" >&2; exit 2 ;;
+	sandbox) packages+=("${sandbox_packages[@]}") ;;
+	*) echo "install-deps.sh: unknown set '$need' (want: test, sandbox)" >&2; exit 2 ;;
 	esac
 done
 

@@ -1,0 +1,189 @@
+package csidriver
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"time"
+
+	"github.com/container-storage-interface/spec/lib/go/csi"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+const minVolumeBytes = 300 << 20 // mkfs.xfs refuses smaller filesystems
+
+func (d *Driver) ControllerGetCapabilities(context.Context, *csi.ControllerGetCapabilitiesRequest) (*csi.ControllerGetCapabilitiesResponse, error) {
+	var caps []*csi.ControllerServiceCapability
+	for _, c := range []csi.ControllerServiceCapability_RPC_Type{
+		csi.ControllerServiceCapability_RPC_CREATE_DELETE_VOLUME,
+		csi.ControllerServiceCapability_RPC_EXPAND_VOLUME,
+	} {
+		caps = append(caps, &csi.ControllerServiceCapability{Type: &csi.ControllerServiceCapability_Rpc{
+			Rpc: &csi.ControllerServiceCapability_RPC{Type: c}}})
+	}
+	return &csi.ControllerGetCapabilitiesResponse{Capabilities: caps}, nil
+}
+
+// CreateVolume makes a sparse file of exactly the requested size and a
+// filesystem on it.
+func (d *Driver) CreateVolume(ctx context.Context, req *csi.CreateVolumeRequest) (*csi.CreateVolumeResponse, error) {
+	if req.GetName() == "" {
+		return nil, status.Error(codes.InvalidArgument, "volume name missing")
+	}
+	size := max(req.GetCapacityRange().GetRequiredBytes(), minVolumeBytes)
+	if limit := req.GetCapacityRange().GetLimitBytes(); limit > 0 && size > limit {
+		return nil, status.Errorf(codes.OutOfRange, "smallest volume is %d bytes, above the limit %d", size, limit)
+	}
+	fsType := req.GetParameters()[ParamFsType]
+	if fsType == "" {
+		fsType = "xfs"
+	}
+	if fsType != "xfs" && fsType != "ext4" {
+		return nil, status.Errorf(codes.InvalidArgument, "fstype %q: this driver makes xfs or ext4", fsType)
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	id := req.GetName()
+	if m, err := d.loadMeta(id); err == nil {
+		// Idempotent: the provisioner retries after timeouts.
+		return createResponse(m), nil
+	}
+	file := d.volumeFile(id)
+	f, err := os.Create(file)
+	if err != nil {
+		return nil, status.Errorf(codes.Internal, "create %s: %v", file, err)
+	}
+	err = f.Truncate(size)
+	f.Close()
+	if err != nil {
+		return nil, status.Errorf(codes.Internal, "size %s: %v", file, err)
+	}
+	if err := mkfs(ctx, fsType, file); err != nil {
+		os.Remove(file)
+		return nil, status.Errorf(codes.Internal, "%v", err)
+	}
+	m := volumeMeta{
+		ID: id, FsType: fsType, SizeBytes: size, Parameters: req.GetParameters(),
+		PVCName: req.GetParameters()[pvcNameParam], PVCNamespace: req.GetParameters()[pvcNamespaceParam],
+	}
+	if err := d.saveMeta(m); err != nil {
+		return nil, status.Errorf(codes.Internal, "save metadata: %v", err)
+	}
+	return createResponse(m), nil
+}
+
+func createResponse(m volumeMeta) *csi.CreateVolumeResponse {
+	return &csi.CreateVolumeResponse{Volume: &csi.Volume{VolumeId: m.ID, CapacityBytes: m.SizeBytes}}
+}
+
+func (d *Driver) DeleteVolume(_ context.Context, req *csi.DeleteVolumeRequest) (*csi.DeleteVolumeResponse, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	id := req.GetVolumeId()
+	if _, err := d.loadMeta(id); errors.Is(err, os.ErrNotExist) {
+		return &csi.DeleteVolumeResponse{}, nil
+	}
+	if dev, _ := loopDeviceOf(context.Background(), d.volumeFile(id)); dev != "" {
+		return nil, status.Errorf(codes.FailedPrecondition, "volume %s is still attached at %s", id, dev)
+	}
+	for _, f := range []string{d.volumeFile(id), d.metaFile(id)} {
+		if err := os.Remove(f); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return nil, status.Errorf(codes.Internal, "remove %s: %v", f, err)
+		}
+	}
+	return &csi.DeleteVolumeResponse{}, nil
+}
+
+func (d *Driver) ValidateVolumeCapabilities(_ context.Context, req *csi.ValidateVolumeCapabilitiesRequest) (*csi.ValidateVolumeCapabilitiesResponse, error) {
+	if _, err := d.loadMeta(req.GetVolumeId()); err != nil {
+		return nil, status.Errorf(codes.NotFound, "volume %s: %v", req.GetVolumeId(), err)
+	}
+	return &csi.ValidateVolumeCapabilitiesResponse{Confirmed: &csi.ValidateVolumeCapabilitiesResponse_Confirmed{
+		VolumeCapabilities: req.GetVolumeCapabilities()}}, nil
+}
+
+// ControllerExpandVolume grows the volume's file. The filesystem follows in
+// NodeExpandVolume (xfs, online) or at the next NodeStageVolume (ext4).
+func (d *Driver) ControllerExpandVolume(ctx context.Context, req *csi.ControllerExpandVolumeRequest) (*csi.ControllerExpandVolumeResponse, error) {
+	id := req.GetVolumeId()
+	m, err := d.loadMeta(id)
+	if err != nil {
+		return nil, status.Errorf(codes.NotFound, "volume %s: %v", id, err)
+	}
+	if err := d.injectFault(ctx, m); err != nil {
+		return nil, err
+	}
+	size := req.GetCapacityRange().GetRequiredBytes()
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if size > m.SizeBytes {
+		if err := os.Truncate(d.volumeFile(id), size); err != nil {
+			return nil, status.Errorf(codes.Internal, "grow %s: %v", id, err)
+		}
+		m.SizeBytes = size
+		if err := d.saveMeta(m); err != nil {
+			return nil, status.Errorf(codes.Internal, "save metadata: %v", err)
+		}
+	}
+	return &csi.ControllerExpandVolumeResponse{CapacityBytes: m.SizeBytes, NodeExpansionRequired: true}, nil
+}
+
+// injectFault applies the volume's fault: from its PVC's annotations when
+// they say so, else from its StorageClass parameters.
+func (d *Driver) injectFault(ctx context.Context, m volumeMeta) error {
+	faults := map[string]string{}
+	for _, key := range []string{FaultAnnotation, FaultAnnotationLatency} {
+		if v := m.Parameters[key]; v != "" {
+			faults[key] = v
+		}
+	}
+	if d.cfg.Kube != nil && m.PVCName != "" {
+		pvc, err := d.cfg.Kube.CoreV1().PersistentVolumeClaims(m.PVCNamespace).Get(ctx, m.PVCName, metav1.GetOptions{})
+		if err == nil {
+			for _, key := range []string{FaultAnnotation, FaultAnnotationLatency} {
+				if v := pvc.Annotations[key]; v != "" {
+					faults[key] = v
+				}
+			}
+		}
+	}
+	if v := faults[FaultAnnotationLatency]; v != "" {
+		latency, err := time.ParseDuration(v)
+		if err != nil {
+			return status.Errorf(codes.InvalidArgument, "%s %q: %v", FaultAnnotationLatency, v, err)
+		}
+		select {
+		case <-time.After(latency):
+		case <-ctx.Done():
+			return status.Error(codes.DeadlineExceeded, "resize latency outlasted the caller's deadline")
+		}
+	}
+	switch faults[FaultAnnotation] {
+	case "":
+		return nil
+	case FaultInfeasible:
+		return status.Errorf(codes.OutOfRange, "sandbox storage: volume %s cannot be expanded (fault %q injected): the disk is at its maximum size", m.ID, FaultInfeasible)
+	case FaultStuck:
+		<-ctx.Done()
+		return status.Errorf(codes.DeadlineExceeded, "sandbox storage: expansion of %s is stuck (fault %q injected)", m.ID, FaultStuck)
+	default:
+		return status.Errorf(codes.InvalidArgument, "unknown fault %q", faults[FaultAnnotation])
+	}
+}
+
+func mkfs(ctx context.Context, fsType, file string) error {
+	var err error
+	switch fsType {
+	case "xfs":
+		err = run(ctx, "mkfs.xfs", "-q", file)
+	case "ext4":
+		err = run(ctx, "mkfs.ext4", "-q", "-F", file)
+	}
+	if err != nil {
+		return fmt.Errorf("mkfs.%s: %w", fsType, err)
+	}
+	return nil
+}

@@ -1,0 +1,125 @@
+package sandbox
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"strings"
+)
+
+// The sandbox's addresses. All of them live inside sandboxNet, on this
+// machine only: the node address on a dummy interface, pods on a bridge,
+// services as iptables rules. Nothing in this range is routed anywhere else.
+const (
+	nodeName      = "sandbox"
+	dummyLink     = "pgsbx0"
+	bridgeLink    = "pgsbx-br0"
+	confineChain  = "PGSBX-CONFINE"
+	apiServerPort = 6443
+	sandboxNet    = "10.213.0.0/16"
+	podCIDR       = "10.213.128.0/24"
+	serviceCIDR   = "10.213.64.0/24"
+	clusterDomain = "cluster.local"
+)
+
+var (
+	nodeIP       = net.ParseIP("10.213.0.10")
+	apiServiceIP = net.ParseIP("10.213.64.1")
+	dnsServiceIP = net.ParseIP("10.213.64.10")
+)
+
+// setupNetwork gives the node its address and confines the pod network: pods
+// may reach each other, services and the node, and nothing beyond.
+func setupNetwork(ctx context.Context) error {
+	// br_netfilter makes bridged pod traffic pass iptables (kube-proxy's
+	// service rules and the confinement below); it may be built in.
+	if !exists("/proc/sys/net/bridge") {
+		if err := run(ctx, "modprobe", "br_netfilter"); err != nil {
+			return fmt.Errorf("the kernel module br_netfilter is needed: %w", err)
+		}
+	}
+	for key, value := range map[string]string{
+		"net/ipv4/ip_forward":                 "1",
+		"net/bridge/bridge-nf-call-iptables":  "1",
+		"net/bridge/bridge-nf-call-ip6tables": "1",
+	} {
+		if err := os.WriteFile("/proc/sys/"+key, []byte(value), 0o644); err != nil {
+			return fmt.Errorf("sysctl %s=%s: %w", strings.ReplaceAll(key, "/", "."), value, err)
+		}
+	}
+	if !linkExists(dummyLink) {
+		if err := run(ctx, "ip", "link", "add", dummyLink, "type", "dummy"); err != nil {
+			return err
+		}
+	}
+	_ = run(ctx, "ip", "addr", "replace", nodeIP.String()+"/32", "dev", dummyLink)
+	if err := run(ctx, "ip", "link", "set", dummyLink, "up"); err != nil {
+		return err
+	}
+	// A service address that kube-proxy has not (yet) translated must die
+	// here rather than follow the default route off the machine.
+	if err := run(ctx, "ip", "route", "replace", "blackhole", serviceCIDR); err != nil {
+		return err
+	}
+	return confinePods(ctx)
+}
+
+func confinePods(ctx context.Context) error {
+	if err := run(ctx, "iptables", "-w", "-N", confineChain); err != nil && !strings.Contains(err.Error(), "exists") {
+		return err
+	}
+	if err := run(ctx, "iptables", "-w", "-F", confineChain); err != nil {
+		return err
+	}
+	if err := run(ctx, "iptables", "-w", "-A", confineChain, "-s", podCIDR, "!", "-d", sandboxNet,
+		"-m", "comment", "--comment", "pgstorage sandbox: pods stay on this machine", "-j", "DROP"); err != nil {
+		return err
+	}
+	if run(ctx, "iptables", "-w", "-C", "FORWARD", "-j", confineChain) != nil {
+		return run(ctx, "iptables", "-w", "-I", "FORWARD", "1", "-j", confineChain)
+	}
+	return nil
+}
+
+// teardownNetwork removes what setupNetwork, the CNI bridge plugin and
+// kube-proxy added. Every step tolerates absence: it also runs after a
+// half-finished `up`.
+func teardownNetwork(ctx context.Context, kubeProxy string) []error {
+	var errs []error
+	if kubeProxy != "" && exists(kubeProxy) {
+		// kube-proxy's own cleanup removes its KUBE-* chains.
+		_ = run(ctx, kubeProxy, "--cleanup", "--v=0")
+	}
+	for run(ctx, "iptables", "-w", "-D", "FORWARD", "-j", confineChain) == nil {
+	}
+	_ = run(ctx, "iptables", "-w", "-F", confineChain)
+	_ = run(ctx, "iptables", "-w", "-X", confineChain)
+	_ = run(ctx, "ip", "route", "del", "blackhole", serviceCIDR)
+	for _, link := range []string{bridgeLink, dummyLink} {
+		if linkExists(link) {
+			if err := run(ctx, "ip", "link", "del", link); err != nil {
+				errs = append(errs, err)
+			}
+		}
+	}
+	return errs
+}
+
+func linkExists(name string) bool { return exists("/sys/class/net/" + name) }
+
+// run executes a command and returns its output in the error when it fails.
+func run(ctx context.Context, name string, args ...string) error {
+	_, err := output(ctx, name, args...)
+	return err
+}
+
+func output(ctx context.Context, name string, args ...string) (string, error) {
+	cmd := exec.CommandContext(ctx, name, args...)
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		return string(out), fmt.Errorf("%s %s: %w: %s", name, strings.Join(args, " "), err, strings.TrimSpace(string(out)))
+	}
+	return string(out), nil
+}

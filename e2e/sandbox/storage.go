@@ -1,0 +1,117 @@
+package sandbox
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/pgstorage/cnpg-storage-autoscaler/e2e/sandbox/csidriver"
+)
+
+// StorageClass names the sandbox offers (DESIGN §9).
+const (
+	ClassOnline  = "sandbox-online"  // XFS, grows online like Azure Disk managed-csi
+	ClassOffline = "sandbox-offline" // ext4, grows only while unpublished
+	ClassFixed   = "sandbox-fixed"   // allowVolumeExpansion: false
+)
+
+const storageManifest = `
+apiVersion: storage.k8s.io/v1
+kind: CSIDriver
+metadata: {name: {{.Driver}}}
+spec:
+  attachRequired: false
+  podInfoOnMount: false
+  fsGroupPolicy: File
+  volumeLifecycleModes: [Persistent]
+---
+apiVersion: storage.k8s.io/v1
+kind: StorageClass
+metadata:
+  name: sandbox-online
+  annotations: {storageclass.kubernetes.io/is-default-class: "true"}
+provisioner: {{.Driver}}
+parameters: {csi.storage.k8s.io/fstype: xfs}
+allowVolumeExpansion: true
+volumeBindingMode: WaitForFirstConsumer
+reclaimPolicy: Delete
+---
+apiVersion: storage.k8s.io/v1
+kind: StorageClass
+metadata: {name: sandbox-offline}
+provisioner: {{.Driver}}
+parameters: {csi.storage.k8s.io/fstype: ext4}
+allowVolumeExpansion: true
+volumeBindingMode: WaitForFirstConsumer
+reclaimPolicy: Delete
+---
+apiVersion: storage.k8s.io/v1
+kind: StorageClass
+metadata: {name: sandbox-fixed}
+provisioner: {{.Driver}}
+parameters: {csi.storage.k8s.io/fstype: xfs}
+allowVolumeExpansion: false
+volumeBindingMode: WaitForFirstConsumer
+reclaimPolicy: Delete
+`
+
+// startStorage runs the sandbox's CSI driver and the real kubernetes-csi
+// sidecars as host processes, and creates the CSIDriver and StorageClasses.
+func (s *Sandbox) startStorage(ctx context.Context) error {
+	self, err := os.Executable()
+	if err != nil {
+		return err
+	}
+	socket := s.layout.csiSocket()
+	if err := s.start(ctx, process{
+		name: "csi-driver",
+		bin:  self,
+		args: []string{"csi-driver", "--endpoint", socket,
+			"--registration-dir", filepath.Join(s.layout.kubeletDir(), "plugins_registry"),
+			"--state-dir", s.layout.volumesDir(), "--kubeconfig", s.layout.Kubeconfig(), "--node-id", nodeName},
+		ready: func(context.Context) error {
+			if !exists(socket) {
+				return fmt.Errorf("no socket %s yet", socket)
+			}
+			return nil
+		},
+	}); err != nil {
+		return err
+	}
+	common := []string{"--csi-address=" + socket, "--kubeconfig=" + s.layout.Kubeconfig(), "--leader-election=false", "--v=2"}
+	if err := s.start(ctx, process{
+		name: "csi-provisioner",
+		bin:  filepath.Join(s.tools["csi-provisioner"], "csi-provisioner"),
+		// --extra-create-metadata passes the PVC's name and namespace, so
+		// the driver can read fault annotations from the PVC.
+		args: append(common, "--extra-create-metadata", "--node-deployment=false", "--timeout=60s"),
+	}); err != nil {
+		return err
+	}
+	if err := s.start(ctx, process{
+		name: "csi-resizer",
+		bin:  filepath.Join(s.tools["csi-resizer"], "csi-resizer"),
+		// The upstream default timeout (10s) is what a stuck resize runs into.
+		args: append(common, "--timeout=10s"),
+	}); err != nil {
+		return err
+	}
+	manifest := strings.ReplaceAll(storageManifest, "{{.Driver}}", csidriver.Name)
+	if err := s.applyManifest(ctx, manifest); err != nil {
+		return err
+	}
+	// kubelet registers the driver once it sees the registration socket.
+	return waitFor(ctx, 2*time.Minute, func(ctx context.Context) error {
+		out, err := s.kubectl(ctx, "get", "csinode", nodeName, "-o", "jsonpath={.spec.drivers[*].name}")
+		if err != nil {
+			return err
+		}
+		if !strings.Contains(out, csidriver.Name) {
+			return fmt.Errorf("kubelet has not registered %s yet (CSINode drivers: %q)", csidriver.Name, out)
+		}
+		return nil
+	})
+}
