@@ -30,11 +30,11 @@ func quantityPtr(q resource.Quantity) *resource.Quantity { return &q }
 // snapshotBuilder builds a cluster scenario: instances, their volumes and
 // how full they are, a defaulted policy, one expandable StorageClass.
 type snapshotBuilder struct {
-	t        *testing.T
+	t        testing.TB
 	snapshot Snapshot
 }
 
-func newSnapshot(t *testing.T) *snapshotBuilder {
+func newSnapshot(t testing.TB) *snapshotBuilder {
 	t.Helper()
 	spec := v1alpha1.StorageAutoscalePolicySpec{
 		ClusterRef: v1alpha1.ClusterReference{Name: "orders"},
@@ -194,7 +194,7 @@ func (b *snapshotBuilder) build() Snapshot {
 }
 
 // threeInstances is orders-1 (primary), -2, -3 with data and WAL volumes.
-func threeInstances(t *testing.T, dataGi int64, dataUsed []float64, walGi int64, walUsed []float64) *snapshotBuilder {
+func threeInstances(t testing.TB, dataGi int64, dataUsed []float64, walGi int64, walUsed []float64) *snapshotBuilder {
 	t.Helper()
 	b := newSnapshot(t)
 	for index := range 3 {

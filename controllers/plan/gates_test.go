@@ -51,7 +51,7 @@ func (c gateCase) run(t *testing.T) {
 
 // oneInstance is orders-1, primary, with a 50Gi data volume usedPercent full
 // and a 10Gi WAL volume walUsedPercent full.
-func oneInstance(t *testing.T, usedPercent, walUsedPercent float64) *snapshotBuilder {
+func oneInstance(t testing.TB, usedPercent, walUsedPercent float64) *snapshotBuilder {
 	t.Helper()
 	return newSnapshot(t).instance("orders-1", v1alpha1.InstancePrimary).
 		data("orders-1", 50, usedPercent).wal("orders-1", 10, walUsedPercent)
@@ -340,9 +340,9 @@ func TestGates(t *testing.T) {
 			pvc: "orders-1-wal", wantTo: 14, wantKind: v1alpha1.GrowthEmergency, wantReason: "volume full",
 		},
 		{
-			name: "window: planned growth outside the window is queued until it opens",
+			name:  "window: planned growth outside the window is queued until it opens",
 			build: func(t *testing.T) Snapshot { return oneInstance(t, 85, 10).policy(nightlyWindow).build() },
-			pvc:  "orders-1", wantGate: GateWindow, wantState: v1alpha1.VolumeQueued,
+			pvc:   "orders-1", wantGate: GateWindow, wantState: v1alpha1.VolumeQueued,
 			wantReason: `planned growth to 60Gi queued until 02:00 UTC (maintenance window "0 2 * * *", 2h)`,
 		},
 		{
@@ -353,9 +353,9 @@ func TestGates(t *testing.T) {
 			pvc: "orders-1", wantTo: 60, wantKind: v1alpha1.GrowthPlanned,
 		},
 		{
-			name: "window: critical outside window grows now",
+			name:  "window: critical outside window grows now",
 			build: func(t *testing.T) Snapshot { return oneInstance(t, 97, 10).policy(nightlyWindow).build() },
-			pvc:  "orders-1", wantTo: 65, wantKind: v1alpha1.GrowthEmergency,
+			pvc:   "orders-1", wantTo: 65, wantKind: v1alpha1.GrowthEmergency,
 		},
 		{
 			name: "budget: planned growth stops at maxActionsPerDay minus emergencyReserve",
