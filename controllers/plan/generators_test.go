@@ -198,8 +198,8 @@ func drawVolume(t *rapid.T, instance string, role v1alpha1.VolumeRole, tablespac
 	requestBytes := capacityBytes
 	pvc := PVC{
 		Name: pvcName(instance, role, tablespace), Instance: instance, Role: role, Tablespace: tablespace,
-		StorageClass: rapid.SampledFrom(classes).Draw(t, "class").Name,
-		Capacity:     quantityOf(capacityBytes),
+		StorageClass:            rapid.SampledFrom(classes).Draw(t, "class").Name,
+		Capacity:                quantityOf(capacityBytes),
 		AllocatedResourceStatus: rapid.SampledFrom(generatedStatuses).Draw(t, "allocatedStatus"),
 	}
 	if rapid.IntRange(0, 9).Draw(t, "requestAhead") == 0 {

@@ -314,9 +314,10 @@ func formatBytes(size int64) string {
 		name  string
 	}{{tebibyte, "Ti"}, {gibibyte, "Gi"}, {mebibyte, "Mi"}, {kibibyte, "Ki"}}
 	for _, unit := range units {
-		if size >= unit.bytes || size <= -unit.bytes {
-			value := float64(size) / float64(unit.bytes)
-			return strconv.FormatFloat(math.Round(value*10)/10, 'f', -1, 64) + unit.name
+		// Rounded to one decimal first, so 1023.99Mi reads 1Gi.
+		value := math.Round(float64(size)/float64(unit.bytes)*10) / 10
+		if math.Abs(value) >= 1 {
+			return strconv.FormatFloat(value, 'f', -1, 64) + unit.name
 		}
 	}
 	return strconv.FormatInt(size, 10) + "B"

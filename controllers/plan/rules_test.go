@@ -1,0 +1,292 @@
+package plan
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	v1alpha1 "github.com/pgstorage/cnpg-storage-autoscaler/apis/v1alpha1"
+)
+
+func defaultRule(t *testing.T, edit func(*v1alpha1.VolumePolicy)) *v1alpha1.VolumePolicy {
+	t.Helper()
+	rule := v1alpha1.VolumePolicy{Limit: quantityPtr(giQuantity(500))}
+	rule.Default()
+	if edit != nil {
+		edit(&rule)
+	}
+	return &rule
+}
+
+// filesystem is a statfs result of capacityGi with usedPercent used.
+func filesystem(capacityGi int64, usedPercent float64) usage {
+	capacity := gi(capacityGi)
+	available := int64(float64(capacity) * (100 - usedPercent) / 100)
+	return usageOf(&v1alpha1.ObservedVolume{CapacityBytes: capacity, AvailableBytes: available, UsedBytes: capacity - available})
+}
+
+func TestTriggers(t *testing.T) {
+	cases := []struct {
+		name      string
+		figures   func() usage
+		rule      func(*v1alpha1.VolumePolicy)
+		want      want
+		wantFired string
+	}{
+		{name: "below every threshold nothing fires", figures: func() usage { return filesystem(100, 50) }, want: wantNothing},
+		{name: "usedPercent at the trigger fires planned growth", figures: func() usage { return filesystem(100, 80) }, want: wantPlanned, wantFired: "usedPercent 80 >= 80"},
+		{
+			name: "reserved blocks count as used", want: wantPlanned, wantFired: "usedPercent 80 >= 80",
+			figures: func() usage {
+				// 75 % written plus 5 % reserved for root: PostgreSQL sees 20 % free.
+				return usageOf(&v1alpha1.ObservedVolume{CapacityBytes: gi(100), UsedBytes: gi(75), AvailableBytes: gi(20)})
+			},
+		},
+		{
+			name: "minFree fires planned growth", want: wantPlanned, wantFired: "free 5Gi < minFree 10Gi",
+			figures: func() usage { return filesystem(100, 95-0.0001) }, rule: func(rule *v1alpha1.VolumePolicy) {
+				rule.Trigger.UsedPercent, rule.Critical.UsedPercent = 99, 99
+				rule.Trigger.MinFree = giQuantity(10)
+			},
+		},
+		{
+			name: "inodesUsedPercent fires planned growth", want: wantPlanned, wantFired: "inodesUsedPercent 95 >= 90",
+			figures: func() usage {
+				figures := filesystem(100, 10)
+				figures.inodesTotal, figures.inodesFree = 1000, 50
+				return figures
+			},
+		},
+		{
+			name: "forecast fires when the fill rate reaches the trigger within the horizon", want: wantPlanned, wantFired: "reached in 5h",
+			figures: func() usage {
+				figures := filesystem(100, 70)
+				figures.fillRateBytesPerSecond = gi(2) / 3600 // 10 Gi to go at 2 Gi/h
+				return figures
+			},
+			rule: func(rule *v1alpha1.VolumePolicy) { rule.Forecast.Horizon = metav1.Duration{Duration: 6 * time.Hour} },
+		},
+		{
+			name: "forecast beyond the horizon does not fire", want: wantNothing,
+			figures: func() usage {
+				figures := filesystem(100, 70)
+				figures.fillRateBytesPerSecond = gi(1) / 3600
+				return figures
+			},
+			rule: func(rule *v1alpha1.VolumePolicy) { rule.Forecast.Horizon = metav1.Duration{Duration: 6 * time.Hour} },
+		},
+		{
+			name: "forecast off ignores the fill rate", want: wantNothing,
+			figures: func() usage {
+				figures := filesystem(100, 70)
+				figures.fillRateBytesPerSecond = gi(100)
+				return figures
+			},
+		},
+		{name: "critical usedPercent fires emergency growth", figures: func() usage { return filesystem(100, 95) }, want: wantEmergency, wantFired: "critical usedPercent 95 >= 95"},
+		{
+			name: "critical minFree fires emergency growth", want: wantEmergency, wantFired: "free 1Gi < critical minFree 2Gi",
+			figures: func() usage { return filesystem(1000, 99.9) },
+			rule: func(rule *v1alpha1.VolumePolicy) {
+				rule.Critical.UsedPercent = 99
+				rule.Critical.UsedPercent = 100 - 0 // off by the CRD's range; minFree decides
+				rule.Critical.MinFree = giQuantity(2)
+			},
+		},
+		{
+			name: "a full volume is critical whatever the policy says", want: wantEmergency, wantFired: "volume full",
+			figures: func() usage { return filesystem(100, 100) },
+			rule:    func(rule *v1alpha1.VolumePolicy) { rule.Critical.UsedPercent = 0; rule.Trigger.UsedPercent = 0 },
+		},
+		{
+			name: "a threshold of 0 is off", want: wantNothing,
+			figures: func() usage { return filesystem(100, 99) },
+			rule:    func(rule *v1alpha1.VolumePolicy) { rule.Critical.UsedPercent = 0; rule.Trigger.UsedPercent = 0 },
+		},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			got := evaluateTriggers(c.figures(), defaultRule(t, c.rule))
+			if got.want != c.want {
+				t.Fatalf("want %d, got %d (%s)", c.want, got.want, got.fired)
+			}
+			if !strings.Contains(got.fired, c.wantFired) {
+				t.Fatalf("fired %q, want it to contain %q", got.fired, c.wantFired)
+			}
+		})
+	}
+}
+
+func TestTargetSize(t *testing.T) {
+	generic := providerProfile{name: v1alpha1.ProviderGeneric}
+	azureTiered := resolveProvider(v1alpha1.ProviderAzureDisk, &StorageClass{Parameters: map[string]string{"skuName": "Premium_LRS"}})
+	azurePerGiB := resolveProvider(v1alpha1.ProviderAzureDisk, &StorageClass{Parameters: map[string]string{"skuname": "PremiumV2_LRS"}})
+	cases := []struct {
+		name      string
+		requestGi int64
+		// filesystemGi and usedPercent describe statfs; PVC capacity = request.
+		filesystemGi  float64
+		usedPercent   float64
+		fillPerSecond int64
+		provider      providerProfile
+		rule          func(*v1alpha1.VolumePolicy)
+		wantBytes     int64
+	}{
+		{name: "step percent of capacity wins when little is used", requestGi: 100, filesystemGi: 100, usedPercent: 50, provider: generic, wantBytes: gi(120)},
+		{
+			name: "step min bounds a small percentage", requestGi: 10, filesystemGi: 10, usedPercent: 10, provider: generic, wantBytes: gi(15),
+			rule: func(rule *v1alpha1.VolumePolicy) { rule.Step.Percent, rule.Step.Min = 1, giQuantity(5) },
+		},
+		{
+			name: "step max bounds a large percentage", requestGi: 100, filesystemGi: 100, usedPercent: 10, provider: generic, wantBytes: gi(110),
+			rule: func(rule *v1alpha1.VolumePolicy) { rule.Step.Percent, rule.Step.Max = 50, giQuantity(10) },
+		},
+		{
+			name: "step max below step min counts as step min", requestGi: 100, filesystemGi: 100, usedPercent: 10, provider: generic, wantBytes: gi(108),
+			rule: func(rule *v1alpha1.VolumePolicy) {
+				rule.Step.Percent, rule.Step.Min, rule.Step.Max = 50, giQuantity(8), giQuantity(2)
+			},
+		},
+		{
+			name: "targetFreePercent wins when the volume is nearly full", requestGi: 100, filesystemGi: 100, usedPercent: 99, provider: generic,
+			wantBytes: gi(132), // 99 Gi used must be 75 %: 132 Gi
+		},
+		{
+			name: "the filesystem overhead observed now is added", requestGi: 100, filesystemGi: 90, usedPercent: 100, provider: generic,
+			wantBytes: gi(134), // 90 Gi used / 0.75 = 120 Gi filesystem = 133.3 Gi request at 0.9
+		},
+		{
+			name: "forecast cover keeps the volume under the trigger for the horizon", requestGi: 100, filesystemGi: 100, usedPercent: 80, fillPerSecond: mebibyte, provider: generic,
+			rule:      func(rule *v1alpha1.VolumePolicy) { rule.Forecast.Horizon = metav1.Duration{Duration: 10 * time.Hour} },
+			wantBytes: gi(144), // 80 Gi + 35.2 Gi at the horizon must stay under 80 %: 143.9 Gi
+		},
+		{name: "sizes round up to whole GiB", requestGi: 10, filesystemGi: 10, usedPercent: 91, provider: generic, wantBytes: gi(13)},
+		{name: "azure tier-billed disks round up to the tier boundary", requestGi: 100, filesystemGi: 100, usedPercent: 50, provider: azureTiered, wantBytes: gi(128)},
+		{name: "azure per-GiB disks round to whole GiB", requestGi: 100, filesystemGi: 100, usedPercent: 50, provider: azurePerGiB, wantBytes: gi(120)},
+		{
+			name: "azure tier rounding is clamped to the limit", requestGi: 100, filesystemGi: 100, usedPercent: 50, provider: azureTiered, wantBytes: gi(125),
+			rule: func(rule *v1alpha1.VolumePolicy) { rule.Limit = quantityPtr(giQuantity(125)) },
+		},
+		{
+			name: "the target is clamped to the limit", requestGi: 100, filesystemGi: 100, usedPercent: 99, provider: generic, wantBytes: gi(110),
+			rule: func(rule *v1alpha1.VolumePolicy) { rule.Limit = quantityPtr(giQuantity(110)) },
+		},
+		{
+			name: "never below the current request, even above a lowered limit", requestGi: 100, filesystemGi: 100, usedPercent: 99, provider: generic, wantBytes: gi(100),
+			rule: func(rule *v1alpha1.VolumePolicy) { rule.Limit = quantityPtr(giQuantity(80)) },
+		},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			rule := defaultRule(t, c.rule)
+			figures := filesystem(1, 0)
+			figures.capacityBytes = int64(c.filesystemGi * float64(gibibyte))
+			figures.availableBytes = int64(float64(figures.capacityBytes) * (100 - c.usedPercent) / 100)
+			figures.usedBytes = figures.capacityBytes - figures.availableBytes
+			figures.fillRateBytesPerSecond = c.fillPerSecond
+			got := targetRequest(sizing{
+				requestBytes: gi(c.requestGi), capacityBytes: gi(c.requestGi), limitBytes: bytesOf(*rule.Limit),
+				figures: figures, provider: c.provider,
+			}, rule)
+			if got != c.wantBytes {
+				t.Fatalf("target %s, want %s", formatBytes(got), formatBytes(c.wantBytes))
+			}
+		})
+	}
+}
+
+func TestProviderProfile(t *testing.T) {
+	cases := []struct {
+		name         string
+		policy       v1alpha1.Provider
+		class        *StorageClass
+		wantName     v1alpha1.Provider
+		wantCooldown time.Duration
+		wantTiers    bool
+	}{
+		{name: "auto follows the Azure Disk provisioner; managed-csi's default SKU is tier-billed", policy: v1alpha1.ProviderAuto, class: &StorageClass{Provisioner: "disk.csi.azure.com"}, wantName: v1alpha1.ProviderAzureDisk, wantTiers: true},
+		{name: "auto follows the EBS provisioner, whose minimum cooldown is 6h", policy: v1alpha1.ProviderAuto, class: &StorageClass{Provisioner: "ebs.csi.aws.com"}, wantName: v1alpha1.ProviderAWSEBS, wantCooldown: 6 * time.Hour},
+		{name: "auto follows the GCE PD provisioner", policy: v1alpha1.ProviderAuto, class: &StorageClass{Provisioner: "pd.csi.storage.gke.io"}, wantName: v1alpha1.ProviderGCPPD},
+		{name: "auto maps any other provisioner to generic", policy: v1alpha1.ProviderAuto, class: &StorageClass{Provisioner: "rook-ceph.rbd.csi.ceph.com"}, wantName: v1alpha1.ProviderGeneric},
+		{name: "an explicit provider wins over the provisioner", policy: v1alpha1.ProviderAWSEBS, class: &StorageClass{Provisioner: "disk.csi.azure.com"}, wantName: v1alpha1.ProviderAWSEBS, wantCooldown: 6 * time.Hour},
+		{name: "UltraSSD is billed per GiB", policy: v1alpha1.ProviderAzureDisk, class: &StorageClass{Parameters: map[string]string{"skuName": "UltraSSD_LRS"}}, wantName: v1alpha1.ProviderAzureDisk},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			got := resolveProvider(c.policy, c.class)
+			if got.name != c.wantName || got.minCooldown != c.wantCooldown || (len(got.sizeTiers) > 0) != c.wantTiers {
+				t.Fatalf("got %s cooldown %s tiers %v", got.name, got.minCooldown, got.sizeTiers != nil)
+			}
+		})
+	}
+}
+
+func TestMaintenanceWindows(t *testing.T) {
+	window := func(schedule string, duration time.Duration, zone string) v1alpha1.MaintenanceWindow {
+		return v1alpha1.MaintenanceWindow{Schedule: schedule, Duration: metav1.Duration{Duration: duration}, TimeZone: zone}
+	}
+	cases := []struct {
+		name         string
+		windows      []v1alpha1.MaintenanceWindow
+		now          time.Time
+		wantOpen     bool
+		wantNextOpen time.Time
+		wantProblem  string
+	}{
+		{name: "no windows: always open", now: testNow, wantOpen: true},
+		{name: "inside a window: open", windows: []v1alpha1.MaintenanceWindow{window("0 2 * * *", 2*time.Hour, "UTC")}, now: time.Date(2026, 5, 1, 3, 0, 0, 0, time.UTC), wantOpen: true},
+		{name: "at the opening minute: open", windows: []v1alpha1.MaintenanceWindow{window("0 2 * * *", 2*time.Hour, "UTC")}, now: time.Date(2026, 5, 1, 2, 0, 0, 0, time.UTC), wantOpen: true},
+		{
+			name: "at the closing minute: closed until the next night", windows: []v1alpha1.MaintenanceWindow{window("0 2 * * *", 2*time.Hour, "UTC")},
+			now: time.Date(2026, 5, 1, 4, 0, 0, 0, time.UTC), wantNextOpen: time.Date(2026, 5, 2, 2, 0, 0, 0, time.UTC),
+		},
+		{
+			name: "a window that spans midnight is open after midnight", windows: []v1alpha1.MaintenanceWindow{window("0 23 * * *", 3*time.Hour, "UTC")},
+			now: time.Date(2026, 5, 1, 1, 0, 0, 0, time.UTC), wantOpen: true,
+		},
+		{
+			name: "the schedule is read in its time zone", windows: []v1alpha1.MaintenanceWindow{window("0 2 * * *", time.Hour, "Europe/Berlin")},
+			now: time.Date(2026, 5, 1, 0, 30, 0, 0, time.UTC), wantOpen: true, // 02:30 CEST
+		},
+		{
+			name: "the earliest of several windows is the next opening",
+			windows: []v1alpha1.MaintenanceWindow{
+				window("0 2 * * *", time.Hour, "UTC"), window("30 22 * * 5", time.Hour, "UTC"),
+			},
+			now: testNow, wantNextOpen: time.Date(2026, 5, 1, 22, 30, 0, 0, time.UTC),
+		},
+		{
+			name: "an unknown time zone never opens and says why", windows: []v1alpha1.MaintenanceWindow{window("0 2 * * *", time.Hour, "Mars/Olympus")},
+			now: testNow, wantProblem: `time zone "Mars/Olympus"`,
+		},
+		{
+			name: "a bad schedule never opens and says why", windows: []v1alpha1.MaintenanceWindow{window("61 2 * * *", time.Hour, "UTC")},
+			now: testNow, wantProblem: "schedule:",
+		},
+		{
+			name: "a time zone inside the schedule is refused, not a panic", windows: []v1alpha1.MaintenanceWindow{window("TZ=UTC", time.Hour, "UTC")},
+			now: testNow, wantProblem: "set the time zone in timeZone",
+		},
+		{
+			name: "a schedule that never fires never opens", windows: []v1alpha1.MaintenanceWindow{window("0 0 30 2 *", time.Hour, "UTC")},
+			now: testNow,
+		},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			got := evaluateWindows(c.windows, c.now)
+			if got.open != c.wantOpen {
+				t.Fatalf("open = %v, want %v", got.open, c.wantOpen)
+			}
+			if !got.nextOpen.Equal(c.wantNextOpen) {
+				t.Fatalf("next opening %s, want %s", got.nextOpen, c.wantNextOpen)
+			}
+			problems := strings.Join(got.problems, "; ")
+			if (c.wantProblem == "") != (problems == "") || !strings.Contains(problems, c.wantProblem) {
+				t.Fatalf("problems %q, want %q", problems, c.wantProblem)
+			}
+		})
+	}
+}
