@@ -1,0 +1,75 @@
+package decide
+
+import (
+	"math"
+	"testing"
+	"time"
+)
+
+func TestFillRate(t *testing.T) {
+	type step struct {
+		after time.Duration
+		used  int64
+	}
+	linear := func(every time.Duration, n int, bytesPerSecond int64) []step {
+		var steps []step
+		for i := range n {
+			d := time.Duration(i) * every
+			steps = append(steps, step{d, 1<<30 + int64(d.Seconds())*bytesPerSecond})
+		}
+		return steps
+	}
+	cases := []struct {
+		name   string
+		steps  []step
+		want   float64
+		wantOK bool
+	}{
+		{name: "a steady fill is its slope", steps: linear(10*time.Second, 30, 1<<20), want: 1 << 20, wantOK: true},
+		{name: "an emptying volume is negative", steps: linear(2*time.Second, 30, -4096), want: -4096, wantOK: true},
+		{name: "a flat volume is zero", steps: linear(10*time.Second, 10, 0), want: 0, wantOK: true},
+		{name: "one sample gives no rate", steps: linear(time.Second, 1, 5)},
+		{name: "samples spanning less than 20s give no rate", steps: linear(2*time.Second, 10, 1<<20)},
+		{
+			name: "samples older than the window are forgotten",
+			// 30 min at +1 MiB/s, then 10 min flat: only the flat part counts.
+			steps: append(linear(10*time.Second, 180, 1<<20), func() []step {
+				var s []step
+				for i := range 61 {
+					s = append(s, step{30*time.Minute + time.Duration(i)*10*time.Second, 1<<30 + 1800<<20})
+				}
+				return s
+			}()...),
+			want: 0, wantOK: true,
+		},
+		{
+			name:  "a clock stepping back restarts the series",
+			steps: append(linear(10*time.Second, 30, 1<<20), step{-time.Hour, 5}, step{-time.Hour + time.Second, 6}),
+		},
+		{name: "more samples than the ring holds keep the slope", steps: linear(time.Second, 600, 777), want: 777, wantOK: true},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			var f FillRate
+			for _, s := range tc.steps {
+				f.Add(Sample{At: t0.Add(s.after), UsedBytes: s.used})
+			}
+			got, ok := f.BytesPerSecond()
+			if ok != tc.wantOK || math.Abs(got-tc.want) > 0.5 {
+				t.Fatalf("BytesPerSecond = %v %t, want %v %t", got, ok, tc.want, tc.wantOK)
+			}
+		})
+	}
+}
+
+func TestTimeToFull(t *testing.T) {
+	if d, ok := TimeToFull(3600<<20, 1<<20); !ok || d != time.Hour {
+		t.Fatalf("3600 MiB at 1 MiB/s: %s %t, want 1h", d, ok)
+	}
+	if _, ok := TimeToFull(1<<30, 0); ok {
+		t.Fatal("a flat volume has no time to full")
+	}
+	if _, ok := TimeToFull(1<<30, -1); ok {
+		t.Fatal("an emptying volume has no time to full")
+	}
+}

@@ -1,0 +1,30 @@
+package decide
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/pgstorage/cnpg-storage-autoscaler/apis/v1alpha1"
+)
+
+// The fixed band in which the sidecar probes at the fast interval.
+const (
+	FastAboveUsedPercent = 80
+	FastWhenFullWithin   = time.Hour
+)
+
+// ProbeInterval is the wait before the next probe: fast once any volume is
+// above FastAboveUsedPercent used or its fill rate says full within
+// FastWhenFullWithin, so the controller sees a filling volume in seconds.
+// The reason names the volume that made it fast.
+func ProbeInterval(volumes []v1alpha1.ObservedVolume, normal, fast time.Duration) (time.Duration, string) {
+	for _, v := range volumes {
+		if v.CapacityBytes > 0 && 100*float64(v.UsedBytes)/float64(v.CapacityBytes) > FastAboveUsedPercent {
+			return fast, fmt.Sprintf("volume %s is above %d%% used", v.Name, FastAboveUsedPercent)
+		}
+		if ttf, ok := TimeToFull(v.AvailableBytes, float64(v.FillRateBytesPerSecond)); ok && ttf < FastWhenFullWithin {
+			return fast, fmt.Sprintf("volume %s fills in %s at the current rate", v.Name, ttf.Round(time.Second))
+		}
+	}
+	return normal, ""
+}

@@ -1,0 +1,42 @@
+package decide
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/pgstorage/cnpg-storage-autoscaler/apis/v1alpha1"
+)
+
+func TestProbeInterval(t *testing.T) {
+	vol := func(usedPercent, fillRate int64) v1alpha1.ObservedVolume {
+		return v1alpha1.ObservedVolume{
+			Name: "pg-wal", CapacityBytes: 100 * gib, UsedBytes: usedPercent * gib,
+			AvailableBytes: (100 - usedPercent) * gib, FillRateBytesPerSecond: fillRate,
+		}
+	}
+	cases := []struct {
+		name    string
+		volumes []v1alpha1.ObservedVolume
+		want    time.Duration
+		reason  string
+	}{
+		{name: "quiet volumes probe at the normal interval", volumes: []v1alpha1.ObservedVolume{vol(50, 0), vol(79, 0)}, want: 10 * time.Second},
+		{name: "exactly 80% used is still normal", volumes: []v1alpha1.ObservedVolume{vol(80, 0)}, want: 10 * time.Second},
+		{name: "above 80% used probes fast", volumes: []v1alpha1.ObservedVolume{vol(50, 0), vol(81, 0)}, want: 2 * time.Second, reason: "above 80%"},
+		// 50 GiB free at 15 MiB/s is 57 minutes.
+		{name: "full within the hour probes fast", volumes: []v1alpha1.ObservedVolume{vol(50, 15<<20)}, want: 2 * time.Second, reason: "fills in"},
+		// 50 GiB free at 14 MiB/s is 61 minutes.
+		{name: "full in just over an hour is normal", volumes: []v1alpha1.ObservedVolume{vol(50, 14<<20)}, want: 10 * time.Second},
+		{name: "an emptying volume is normal", volumes: []v1alpha1.ObservedVolume{vol(50, -1<<30)}, want: 10 * time.Second},
+		{name: "no volumes is normal", want: 10 * time.Second},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			got, reason := ProbeInterval(tc.volumes, 10*time.Second, 2*time.Second)
+			if got != tc.want || !strings.Contains(reason, tc.reason) {
+				t.Fatalf("ProbeInterval = %s %q, want %s with %q", got, reason, tc.want, tc.reason)
+			}
+		})
+	}
+}

@@ -1,0 +1,120 @@
+package runner
+
+import (
+	"context"
+	"log/slog"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/pgstorage/cnpg-storage-autoscaler/apis/v1alpha1"
+	"github.com/pgstorage/cnpg-storage-autoscaler/sidecar/decide"
+	"github.com/pgstorage/cnpg-storage-autoscaler/sidecar/metrics"
+	"github.com/pgstorage/cnpg-storage-autoscaler/sidecar/pgstats"
+	"github.com/pgstorage/cnpg-storage-autoscaler/sidecar/report"
+)
+
+// Runner ties the parts together; cmd/sidecar builds it.
+type Runner struct {
+	Volumes  *Volumes
+	Postgres *pgstats.Collector
+	Reporter *report.Reporter
+	Metrics  *metrics.Metrics
+	Log      *slog.Logger
+
+	Interval, FastInterval time.Duration
+
+	lastCycle     atomic.Int64 // unix nanoseconds of the last finished cycle, for /healthz
+	wasReachable  *bool
+	lastOutcome   report.Outcome
+	volumesBuffer []v1alpha1.ObservedVolume
+}
+
+// Run probes until ctx ends. It never returns early on an error.
+func (r *Runner) Run(ctx context.Context) {
+	timer := time.NewTimer(0)
+	defer timer.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-timer.C:
+		}
+		timer.Reset(r.Cycle(ctx, time.Now()))
+	}
+}
+
+// Cycle is one probe: measure, ask PostgreSQL, report; it returns the wait
+// until the next one.
+func (r *Runner) Cycle(ctx context.Context, now time.Time) time.Duration {
+	started := time.Now()
+	status, volumesOK := r.measure(ctx, now)
+	r.Metrics.ObserveProbe(time.Since(started), volumesOK, now)
+	r.Metrics.SetStatus(status)
+	r.logPostgresChange(status)
+
+	outcome, reason, err := r.Reporter.Report(ctx, status, now)
+	switch outcome {
+	case report.Written, report.Failed:
+		r.Metrics.CountWrite(string(outcome))
+	}
+	switch {
+	case err != nil && ctx.Err() == nil:
+		r.Log.Warn("cannot write the observation; will retry with backoff", "reason", reason, "error", err)
+	case outcome == report.Written && r.lastOutcome == report.Failed:
+		r.Log.Info("observation written again after failures", "reason", reason)
+	case outcome == report.Written:
+		r.Log.Debug("observation written", "reason", reason)
+	}
+	r.lastOutcome = outcome
+	r.lastCycle.Store(time.Now().UnixNano())
+
+	next, why := decide.ProbeInterval(status.Volumes, r.Interval, r.FastInterval)
+	if why != "" {
+		r.Log.Debug("probing fast", "reason", why)
+	}
+	return next
+}
+
+func (r *Runner) measure(ctx context.Context, now time.Time) (*v1alpha1.StorageObservationStatus, bool) {
+	observedAt := metav1.NewMicroTime(now)
+	status := &v1alpha1.StorageObservationStatus{ObservedAt: &observedAt}
+	var errs []string
+	volumes, err := r.Volumes.Measure(now, r.volumesBuffer)
+	r.volumesBuffer = volumes
+	// The status keeps its own copy: the reporter remembers what it wrote.
+	status.Volumes = append([]v1alpha1.ObservedVolume(nil), volumes...)
+	if err != nil {
+		errs = append(errs, err.Error())
+	}
+	pg := r.Postgres.Collect(ctx, now)
+	status.Postgres, status.Role = pg.Postgres, pg.Role
+	if pg.QueryError != "" {
+		errs = append(errs, pg.QueryError)
+	}
+	status.Error = strings.Join(errs, "; ")
+	return status, err == nil
+}
+
+// logPostgresChange logs only transitions: a crash-looping PostgreSQL must
+// not fill the sidecar's log.
+func (r *Runner) logPostgresChange(status *v1alpha1.StorageObservationStatus) {
+	reachable := status.Postgres.Reachable
+	if r.wasReachable != nil && *r.wasReachable == reachable {
+		return
+	}
+	r.wasReachable = &reachable
+	if reachable {
+		r.Log.Info("PostgreSQL reachable", "role", status.Role)
+	} else {
+		r.Log.Warn("PostgreSQL not reachable; reporting disk figures only", "reason", status.Postgres.Reason)
+	}
+}
+
+// Healthy says whether a cycle finished within maxAge of now.
+func (r *Runner) Healthy(now time.Time, maxAge time.Duration) bool {
+	last := r.lastCycle.Load()
+	return last != 0 && now.Sub(time.Unix(0, last)) <= maxAge
+}
