@@ -154,6 +154,10 @@ type VolumeStatus struct {
 	TimeToFull *metav1.Duration `json:"timeToFull,omitempty"`
 	// +optional
 	State VolumeState `json:"state,omitempty"`
+	// Gate names the planner's gate that holds the PVC back (e.g. Window,
+	// Budget, WALSafety); empty when nothing does. Machine-readable twin of Reason.
+	// +optional
+	Gate string `json:"gate,omitempty"`
 	// Reason says, for a tired on-call engineer, why the PVC is in this state.
 	// +optional
 	Reason string `json:"reason,omitempty"`
@@ -196,7 +200,12 @@ type BudgetAction struct {
 	Role VolumeRole  `json:"role"`
 	// +optional
 	Tablespace string `json:"tablespace,omitempty"`
-	// Target is the size the role was grown to; with Role it keys the action.
+	// Instance is set for PerInstance sizing, where one instance's growth is
+	// the action.
+	// +optional
+	Instance string `json:"instance,omitempty"`
+	// To is the size the role was grown to; with Role (and Instance) it keys
+	// the action, so a growth patched over several reconciles counts once.
 	To resource.Quantity `json:"to"`
 }
 
