@@ -27,7 +27,7 @@ import (
 // generators, with this process's OS user in the place of the pod's, exactly
 // as CNPG maps it: to postgres (map local) and to cnpg_metrics_exporter.
 type testServer struct {
-	t         *testing.T
+	t         testing.TB
 	base      string
 	data      string
 	socketDir string
@@ -44,7 +44,7 @@ type serverOptions struct {
 	conf []string
 }
 
-func postgresBinDir(t *testing.T) string {
+func postgresBinDir(t testing.TB) string {
 	t.Helper()
 	const debian = "/usr/lib/postgresql/15/bin"
 	if _, err := os.Stat(filepath.Join(debian, "postgres")); err == nil {
@@ -60,7 +60,7 @@ func postgresBinDir(t *testing.T) string {
 	return ""
 }
 
-func postgresCredential(t *testing.T) *syscall.Credential {
+func postgresCredential(t testing.TB) *syscall.Credential {
 	t.Helper()
 	u, err := user.Lookup("postgres")
 	if err != nil {
@@ -71,7 +71,7 @@ func postgresCredential(t *testing.T) *syscall.Credential {
 	return &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid)}
 }
 
-func startServer(t *testing.T, opts serverOptions) *testServer {
+func startServer(t testing.TB, opts serverOptions) *testServer {
 	t.Helper()
 	s := &testServer{t: t, bin: postgresBinDir(t), cred: postgresCredential(t)}
 	base, err := os.MkdirTemp("", "pgstats-")
@@ -116,7 +116,7 @@ func startServer(t *testing.T, opts serverOptions) *testServer {
 	return s
 }
 
-func must(t *testing.T, err error) {
+func must(t testing.TB, err error) {
 	t.Helper()
 	if err != nil {
 		t.Fatal(err)
