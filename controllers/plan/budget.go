@@ -80,22 +80,24 @@ func (b *budget) left(kind v1alpha1.GrowthKind) int {
 	return b.plannedLeft()
 }
 
-// recorded reports whether a growth of this role to this size is already in
-// the window: the same growth continuing over several reconciles.
-func (b *budget) recorded(role v1alpha1.VolumeRole, tablespace string, toBytes int64) bool {
+// recorded reports whether a growth of this role (and, under PerInstance,
+// this instance) to this size is already in the window: the same growth
+// continuing over several reconciles.
+func (b *budget) recorded(role v1alpha1.VolumeRole, tablespace, instance string, toBytes int64) bool {
 	for _, action := range b.actions {
-		if action.Role == role && action.Tablespace == tablespace && bytesOf(action.To) == toBytes {
+		if action.Role == role && action.Tablespace == tablespace && action.Instance == instance && bytesOf(action.To) == toBytes {
 			return true
 		}
 	}
 	return false
 }
 
-func (b *budget) charge(kind v1alpha1.GrowthKind, role v1alpha1.VolumeRole, tablespace string, toBytes int64) {
+func (b *budget) charge(kind v1alpha1.GrowthKind, role v1alpha1.VolumeRole, tablespace, instance string, toBytes int64) {
 	action := v1alpha1.BudgetAction{
 		Kind:       kind,
 		Role:       role,
 		Tablespace: tablespace,
+		Instance:   instance,
 		To:         quantityOf(toBytes),
 	}
 	action.Time.Time = b.chargeTime

@@ -81,9 +81,9 @@
 //     ignores windows and the policy cooldown, because a failover onto a
 //     smaller disk is the risk uniform sizing exists to remove.
 //   - A budget action recorded for the same role, tablespace and target
+//     (and, under PerInstance, the same instance: BudgetAction.Instance)
 //     in the last 24h is the same growth continuing and is not charged
-//     again (Uniform only: BudgetAction has no instance, so under
-//     PerInstance every growth is charged).
+//     again.
 //   - Budget: planned growth needs plannedUsed < max − reserve and
 //     totalUsed < max; emergency growth needs totalUsed < max. Emergency
 //     growths are charged first, then planned; within a kind WAL before data

@@ -260,12 +260,12 @@ func (g *group) walBearing() bool {
 	return false
 }
 
-// continuesRecordedGrowth: under Uniform a growth of the role to the same
-// size already recorded in the window is that growth continuing, not a new
-// action. BudgetAction has no instance, so under PerInstance it cannot be
-// told apart and every growth is charged.
+// continuesRecordedGrowth: a growth of the group to the same size already
+// recorded in the window is that growth continuing, not a new action. Under
+// PerInstance the action is keyed by instance too (g.instance is empty under
+// Uniform, as is the Instance of a Uniform action).
 func (p *planner) continuesRecordedGrowth(g *group) bool {
-	return g.uniform && p.budget.recorded(g.role, g.tablespace, g.targetBytes)
+	return p.budget.recorded(g.role, g.tablespace, g.instance, g.targetBytes)
 }
 
 // grow decides the growth of a group: every PVC below the target whose own
@@ -300,7 +300,7 @@ func (p *planner) grow(g *group) {
 	}
 	g.grown = true
 	if !p.continuesRecordedGrowth(g) {
-		p.budget.charge(g.kind, g.role, g.tablespace, g.targetBytes)
+		p.budget.charge(g.kind, g.role, g.tablespace, g.instance, g.targetBytes)
 	}
 }
 

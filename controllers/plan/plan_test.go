@@ -78,6 +78,21 @@ func TestSizing(t *testing.T) {
 			t.Fatalf("actions %+v, want two", result.NewActions)
 		}
 	})
+	t.Run("per-instance: actions are keyed by instance, and a growth continuing is not charged again", func(t *testing.T) {
+		perInstance := func(spec *v1alpha1.StorageAutoscalePolicySpec) { spec.Sizing = v1alpha1.SizingPerInstance }
+		first := Plan(threeInstances(t, 50, []float64{40, 85, 30}, 10, []float64{10, 10, 10}).policy(perInstance).build())
+		if len(first.NewActions) != 1 || first.NewActions[0].Instance != "orders-2" {
+			t.Fatalf("actions %+v, want one action of instance orders-2", first.NewActions)
+		}
+		// The same growth planned again (its patch not yet seen) is that
+		// growth continuing; the same size for another instance is not.
+		again := threeInstances(t, 50, []float64{40, 85, 86}, 10, []float64{10, 10, 10}).policy(perInstance)
+		again.snapshot.Budget = first.Budget.Actions
+		second := Plan(again.build())
+		if len(second.NewActions) != 1 || second.NewActions[0].Instance != "orders-3" {
+			t.Fatalf("actions %+v, want only orders-3 charged", second.NewActions)
+		}
+	})
 	t.Run("tablespaces grow by name with their own rule", func(t *testing.T) {
 		result := Plan(oneInstance(t, 10, 10).volume("orders-1", v1alpha1.RoleTablespace, "idx", 10, 85).
 			policy(func(spec *v1alpha1.StorageAutoscalePolicySpec) {
@@ -139,6 +154,9 @@ func TestResultForTheController(t *testing.T) {
 		status := rowFor(t, result, "orders-1").Status()
 		if !status.Primary || status.UsedPercent < 49.9 || status.UsedPercent > 50.1 || status.TimeToFull == nil || status.State != v1alpha1.VolumeIdle {
 			t.Fatalf("status row %+v", status)
+		}
+		if held := rowFor(t, Plan(oneInstance(t, 85, 10).policy(nightlyWindow).build()), "orders-1").Status(); held.Gate != string(GateWindow) {
+			t.Fatalf("status row of a queued PVC has gate %q, want %q", held.Gate, GateWindow)
 		}
 		if !strings.Contains(status.Reason, "used, grows at 80%") {
 			t.Fatalf("idle reason %q", status.Reason)

@@ -110,6 +110,7 @@ func (r VolumeRow) Status() v1alpha1.VolumeStatus {
 		Requested:  quantityPointer(r.Requested),
 		Capacity:   quantityPointer(r.Capacity),
 		State:      r.State,
+		Gate:       string(r.Gate),
 		Reason:     r.Reason,
 	}
 	if r.Observed {
