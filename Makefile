@@ -95,6 +95,10 @@ sandbox-down: $(BIN)/sandbox ## Remove everything the sandbox made (also after a
 sandbox-status: $(BIN)/sandbox ## Show whether the sandbox is up and what runs on it.
 	$(BIN)/sandbox status
 
+.PHONY: e2e-sandbox
+e2e-sandbox: sandbox-deps ## Prove the sandbox itself: CNPG with a replica, online/offline growth, faults, clean down.
+	go test -tags e2e -count=1 -timeout 60m -v ./e2e/sandbox/
+
 .PHONY: FORCE
 FORCE:
 

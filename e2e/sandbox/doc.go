@@ -10,7 +10,7 @@
 // the state file and the machine (mounts, loop devices, processes found by
 // path) more than memory, so it also cleans up after a crash.
 //
-// Everything stays on the machine: the node address lives on a dummy
-// interface, pods on a bridge of their own, forwarding out of the pod network
-// is dropped, and CoreDNS has no upstream forwarder.
+// Everything stays on the machine: the node address and the pods live on a
+// bridge of the sandbox's own, forwarding out of the pod network is dropped,
+// and CoreDNS has no upstream forwarder.
 package sandbox

@@ -170,10 +170,8 @@ func (s *Sandbox) leftovers(ctx context.Context) error {
 	if pids := processesMatching([]string{s.layout.Cache}, []string{s.layout.Run, s.layout.Root}); len(pids) > 0 {
 		left = append(left, fmt.Sprintf("processes %v", pids))
 	}
-	for _, link := range []string{dummyLink, bridgeLink} {
-		if linkExists(link) {
-			left = append(left, "interface "+link)
-		}
+	if linkExists(bridgeLink) {
+		left = append(left, "interface "+bridgeLink)
 	}
 	if run(ctx, "iptables", "-w", "-n", "-L", confineChain) == nil {
 		left = append(left, "iptables chain "+confineChain)

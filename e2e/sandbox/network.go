@@ -10,11 +10,11 @@ import (
 )
 
 // The sandbox's addresses. All of them live inside sandboxNet, on this
-// machine only: the node address on a dummy interface, pods on a bridge,
-// services as iptables rules. Nothing in this range is routed anywhere else.
+// machine only: the node address and the pods on one bridge of the
+// sandbox's own (this kernel has no dummy interfaces), services as iptables
+// rules. Nothing in this range is routed anywhere else.
 const (
 	nodeName      = "sandbox"
-	dummyLink     = "pgsbx0"
 	bridgeLink    = "pgsbx-br0"
 	confineChain  = "PGSBX-CONFINE"
 	apiServerPort = 6443
@@ -49,13 +49,16 @@ func setupNetwork(ctx context.Context) error {
 			return fmt.Errorf("sysctl %s=%s: %w", strings.ReplaceAll(key, "/", "."), value, err)
 		}
 	}
-	if !linkExists(dummyLink) {
-		if err := run(ctx, "ip", "link", "add", dummyLink, "type", "dummy"); err != nil {
+	// The CNI bridge plugin adopts this bridge and adds the pods' gateway.
+	if !linkExists(bridgeLink) {
+		if err := run(ctx, "ip", "link", "add", bridgeLink, "type", "bridge"); err != nil {
 			return err
 		}
 	}
-	_ = run(ctx, "ip", "addr", "replace", nodeIP.String()+"/32", "dev", dummyLink)
-	if err := run(ctx, "ip", "link", "set", dummyLink, "up"); err != nil {
+	if err := run(ctx, "ip", "addr", "replace", nodeIP.String()+"/32", "dev", bridgeLink); err != nil {
+		return err
+	}
+	if err := run(ctx, "ip", "link", "set", bridgeLink, "up"); err != nil {
 		return err
 	}
 	// A service address that kube-proxy has not (yet) translated must die
@@ -97,11 +100,9 @@ func teardownNetwork(ctx context.Context, kubeProxy string) []error {
 	_ = run(ctx, "iptables", "-w", "-F", confineChain)
 	_ = run(ctx, "iptables", "-w", "-X", confineChain)
 	_ = run(ctx, "ip", "route", "del", "blackhole", serviceCIDR)
-	for _, link := range []string{bridgeLink, dummyLink} {
-		if linkExists(link) {
-			if err := run(ctx, "ip", "link", "del", link); err != nil {
-				errs = append(errs, err)
-			}
+	if linkExists(bridgeLink) {
+		if err := run(ctx, "ip", "link", "del", bridgeLink); err != nil {
+			errs = append(errs, err)
 		}
 	}
 	return errs

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"time"
@@ -61,14 +62,18 @@ reclaimPolicy: Delete
 // startStorage runs the sandbox's CSI driver and the real kubernetes-csi
 // sidecars as host processes, and creates the CSIDriver and StorageClasses.
 func (s *Sandbox) startStorage(ctx context.Context) error {
-	self, err := os.Executable()
-	if err != nil {
-		return err
+	// The driver is the hidden `sandbox csi-driver` command, built from this
+	// repository (Up may run inside a test binary, which has no such command).
+	driver := filepath.Join(s.layout.Root, "bin", "sandbox")
+	build := exec.CommandContext(ctx, "go", "build", "-o", driver, "./cmd/sandbox")
+	build.Dir, build.Env = s.layout.Repo, append(os.Environ(), "GOTOOLCHAIN=local", "CGO_ENABLED=0")
+	if out, err := build.CombinedOutput(); err != nil {
+		return fmt.Errorf("build the CSI driver (cmd/sandbox): %w: %s", err, out)
 	}
 	socket := s.layout.csiSocket()
 	if err := s.start(ctx, process{
 		name: "csi-driver",
-		bin:  self,
+		bin:  driver,
 		args: []string{"csi-driver", "--endpoint", socket,
 			"--registration-dir", filepath.Join(s.layout.kubeletDir(), "plugins_registry"),
 			"--state-dir", s.layout.volumesDir(), "--kubeconfig", s.layout.Kubeconfig(), "--node-id", nodeName},

@@ -1,0 +1,422 @@
+//go:build e2e
+
+package sandbox_test
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/pgstorage/cnpg-storage-autoscaler/e2e/framework"
+	"github.com/pgstorage/cnpg-storage-autoscaler/e2e/sandbox"
+	"github.com/pgstorage/cnpg-storage-autoscaler/e2e/sandbox/csidriver"
+)
+
+// These tests bring the sandbox up (or reuse a healthy one), prove that it
+// behaves as a real cluster does, and bring it down again, proving that
+// nothing is left behind. Run with `make e2e-sandbox` (root).
+
+var (
+	sb      *sandbox.Sandbox
+	cluster *framework.Cluster
+	pgImage string
+)
+
+func TestMain(m *testing.M) {
+	os.Exit(runWithSandbox(m))
+}
+
+func runWithSandbox(m *testing.M) int {
+	ctx := context.Background()
+	_, file, _, _ := runtime.Caller(0)
+	layout := sandbox.DefaultLayout(filepath.Join(filepath.Dir(file), "..", ".."))
+	var err error
+	if sb, err = sandbox.New(layout, os.Stdout); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	if err := sb.Up(ctx); err != nil {
+		fmt.Fprintln(os.Stderr, "sandbox up:", err)
+		_ = sb.Down(ctx)
+		return 1
+	}
+	if cluster, err = framework.Connect(layout.Kubeconfig()); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	if pgImage, err = sb.PostgresImage(ctx); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	code := m.Run()
+	if os.Getenv("SANDBOX_KEEP") == "1" {
+		fmt.Println("SANDBOX_KEEP=1: leaving the sandbox up")
+		return code
+	}
+	// Down ends by checking that no mount, loop device, process, interface,
+	// iptables chain or directory of the sandbox is left: its failure fails
+	// the run.
+	if err := sb.Down(ctx); err != nil {
+		fmt.Fprintln(os.Stderr, "sandbox down left something behind:", err)
+		return 1
+	}
+	return code
+}
+
+func TestCNPGClusterWithAStreamingReplica(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 6*time.Minute)
+	defer cancel()
+	ns := namespace(t, "sandbox-cnpg")
+	pg := framework.NewCluster(framework.ClusterSpec{
+		Name: "pair", Namespace: ns, Instances: 2, Image: pgImage,
+		StorageClass: sandbox.ClassOnline, DataSize: "1Gi", WALSize: "1Gi",
+	})
+	if err := cluster.Client.Create(ctx, pg); err != nil {
+		t.Fatal(err)
+	}
+	if err := cluster.WaitClusterReady(ctx, pg, 5*time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	primary, err := cluster.PrimaryPod(ctx, pg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = framework.Eventually(ctx, "a streaming replica", time.Minute, 2*time.Second, func(ctx context.Context) error {
+		out, err := cluster.PSQL(ctx, ns, primary, "select count(*) from pg_stat_replication where state = 'streaming'")
+		if err != nil {
+			return err
+		}
+		if out != "1" {
+			return fmt.Errorf("%s streaming replicas", out)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestOnlineGrowthReachesTheFilesystemInThePod(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 6*time.Minute)
+	defer cancel()
+	ns := namespace(t, "sandbox-online")
+	pvc, pod := podWithVolume(ctx, t, ns, sandbox.ClassOnline, nil)
+
+	grow(ctx, t, pvc, "2Gi")
+	// kubelet grows a mounted filesystem at its next sync of the pod: up to
+	// 90 s, as on any node.
+	waitCapacity(ctx, t, pvc, "2Gi", 3*time.Minute)
+	waitFilesystemAtLeast(ctx, t, ns, pod, 1900<<20, 3*time.Minute)
+}
+
+func TestOfflineGrowthWaitsForThePodToGo(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 6*time.Minute)
+	defer cancel()
+	ns := namespace(t, "sandbox-offline")
+	pvc, pod := podWithVolume(ctx, t, ns, sandbox.ClassOffline, nil)
+
+	grow(ctx, t, pvc, "2Gi")
+	waitPVCCondition(ctx, t, pvc, corev1.PersistentVolumeClaimFileSystemResizePending, "", 2*time.Minute)
+	// It stays pending while the pod runs: the filesystem cannot grow online.
+	time.Sleep(20 * time.Second)
+	waitPVCCondition(ctx, t, pvc, corev1.PersistentVolumeClaimFileSystemResizePending, "", time.Second)
+	if size := filesystemBytes(ctx, t, ns, pod); size > 1100<<20 {
+		t.Fatalf("ext4 filesystem grew to %d bytes while mounted", size)
+	}
+
+	if err := cluster.Client.Delete(ctx, &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: pod, Namespace: ns}}); err != nil {
+		t.Fatal(err)
+	}
+	waitGone(ctx, t, &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: pod, Namespace: ns}})
+	pod = startPod(ctx, t, ns, pvc.Name)
+	waitCapacity(ctx, t, pvc, "2Gi", 2*time.Minute)
+	waitFilesystemAtLeast(ctx, t, ns, pod, 1900<<20, time.Minute)
+}
+
+func TestInjectedResizeFaultsShowAsTheResizersConditions(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	ns := namespace(t, "sandbox-faults")
+
+	infeasible, _ := podWithVolume(ctx, t, ns, sandbox.ClassOnline,
+		map[string]string{csidriver.FaultAnnotation: csidriver.FaultInfeasible})
+	grow(ctx, t, infeasible, "2Gi")
+	waitPVCCondition(ctx, t, infeasible, corev1.PersistentVolumeClaimControllerResizeError,
+		"cannot be expanded", 2*time.Minute)
+	waitEvent(ctx, t, ns, infeasible.Name, "cannot be expanded", time.Minute)
+
+	stuck, _ := podWithVolume(ctx, t, ns, sandbox.ClassOnline,
+		map[string]string{csidriver.FaultAnnotation: csidriver.FaultStuck})
+	grow(ctx, t, stuck, "2Gi")
+	waitPVCCondition(ctx, t, stuck, corev1.PersistentVolumeClaimControllerResizeError,
+		"DeadlineExceeded", 2*time.Minute)
+	current := &corev1.PersistentVolumeClaim{}
+	if err := cluster.Client.Get(ctx, client.ObjectKeyFromObject(stuck), current); err != nil {
+		t.Fatal(err)
+	}
+	if got := current.Status.Capacity.Storage(); got.Cmp(resource.MustParse("1Gi")) != 0 {
+		t.Fatalf("a stuck resize changed the capacity to %s", got)
+	}
+
+	slow, _ := podWithVolume(ctx, t, ns, sandbox.ClassOnline,
+		map[string]string{csidriver.FaultAnnotationLatency: "5s"})
+	start := time.Now()
+	grow(ctx, t, slow, "2Gi")
+	waitPVResized(ctx, t, slow, "2Gi", 2*time.Minute)
+	if elapsed := time.Since(start); elapsed < 5*time.Second {
+		t.Fatalf("a resize with 5s latency finished after %s", elapsed)
+	}
+}
+
+func TestFixedClassRefusesGrowth(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	ns := namespace(t, "sandbox-fixed")
+	pvc, _ := podWithVolume(ctx, t, ns, sandbox.ClassFixed, nil)
+	pvc.Spec.Resources.Requests[corev1.ResourceStorage] = resource.MustParse("2Gi")
+	err := cluster.Client.Update(ctx, pvc)
+	if err == nil || !strings.Contains(err.Error(), "only dynamically provisioned pvc can be resized and the storageclass that provisions the pvc must support resize") {
+		t.Fatalf("growing a PVC of %s: got %v, want the API server's refusal", sandbox.ClassFixed, err)
+	}
+}
+
+// --- helpers: each reads like a step of the scenario ---
+
+func namespace(t *testing.T, prefix string) string {
+	t.Helper()
+	ns, err := cluster.CreateNamespace(context.Background(), prefix)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if t.Failed() {
+			dump(t, ns)
+		}
+		_ = cluster.Client.Delete(context.Background(), &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}})
+	})
+	return ns
+}
+
+func podWithVolume(ctx context.Context, t *testing.T, ns, class string, annotations map[string]string) (*corev1.PersistentVolumeClaim, string) {
+	t.Helper()
+	pvc := &corev1.PersistentVolumeClaim{
+		ObjectMeta: metav1.ObjectMeta{GenerateName: "vol-", Namespace: ns, Annotations: annotations},
+		Spec: corev1.PersistentVolumeClaimSpec{
+			StorageClassName: &class,
+			AccessModes:      []corev1.PersistentVolumeAccessMode{corev1.ReadWriteOnce},
+			Resources: corev1.VolumeResourceRequirements{Requests: corev1.ResourceList{
+				corev1.ResourceStorage: resource.MustParse("1Gi")}},
+		},
+	}
+	if err := cluster.Client.Create(ctx, pvc); err != nil {
+		t.Fatal(err)
+	}
+	pod := startPod(ctx, t, ns, pvc.Name)
+	waitCapacity(ctx, t, pvc, "1Gi", 2*time.Minute)
+	return pvc, pod
+}
+
+// startPod runs a pod that mounts the claim at /data as uid 26 with fsGroup
+// 26, the way CNPG runs PostgreSQL, and waits until it runs.
+func startPod(ctx context.Context, t *testing.T, ns, claim string) string {
+	t.Helper()
+	uid := int64(26)
+	pod := &corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{GenerateName: "user-", Namespace: ns},
+		Spec: corev1.PodSpec{
+			SecurityContext: &corev1.PodSecurityContext{RunAsUser: &uid, RunAsGroup: &uid, FSGroup: &uid},
+			Containers: []corev1.Container{{
+				Name: "postgres", Image: pgImage, ImagePullPolicy: corev1.PullNever,
+				Command:      []string{"sleep", "infinity"},
+				VolumeMounts: []corev1.VolumeMount{{Name: "data", MountPath: "/data"}},
+			}},
+			TerminationGracePeriodSeconds: new(int64),
+			Volumes: []corev1.Volume{{Name: "data", VolumeSource: corev1.VolumeSource{
+				PersistentVolumeClaim: &corev1.PersistentVolumeClaimVolumeSource{ClaimName: claim}}}},
+		},
+	}
+	if err := cluster.Client.Create(ctx, pod); err != nil {
+		t.Fatal(err)
+	}
+	err := framework.Eventually(ctx, "pod "+pod.Name+" running", 2*time.Minute, time.Second, func(ctx context.Context) error {
+		current := &corev1.Pod{}
+		if err := cluster.Client.Get(ctx, client.ObjectKeyFromObject(pod), current); err != nil {
+			return err
+		}
+		if current.Status.Phase != corev1.PodRunning {
+			return fmt.Errorf("phase %s", current.Status.Phase)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// fsGroup: uid 26 can write to the volume's root.
+	if _, err := cluster.Exec(ctx, ns, pod.Name, "postgres", "touch", "/data/written-by-26"); err != nil {
+		t.Fatalf("uid 26 cannot write to the volume: %v", err)
+	}
+	return pod.Name
+}
+
+func grow(ctx context.Context, t *testing.T, pvc *corev1.PersistentVolumeClaim, size string) {
+	t.Helper()
+	patch := client.RawPatch("application/merge-patch+json",
+		[]byte(fmt.Sprintf(`{"spec":{"resources":{"requests":{"storage":%q}}}}`, size)))
+	if err := cluster.Client.Patch(ctx, pvc, patch); err != nil {
+		t.Fatalf("grow %s to %s: %v", pvc.Name, size, err)
+	}
+}
+
+func waitCapacity(ctx context.Context, t *testing.T, pvc *corev1.PersistentVolumeClaim, size string, timeout time.Duration) {
+	t.Helper()
+	want := resource.MustParse(size)
+	err := framework.Eventually(ctx, fmt.Sprintf("PVC %s capacity %s", pvc.Name, size), timeout, time.Second,
+		func(ctx context.Context) error {
+			current := &corev1.PersistentVolumeClaim{}
+			if err := cluster.Client.Get(ctx, client.ObjectKeyFromObject(pvc), current); err != nil {
+				return err
+			}
+			got := current.Status.Capacity.Storage()
+			if got.Cmp(want) < 0 {
+				return fmt.Errorf("capacity %s, conditions %v, allocatedResourceStatuses %v",
+					got, current.Status.Conditions, current.Status.AllocatedResourceStatuses)
+			}
+			return nil
+		})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+func waitPVResized(ctx context.Context, t *testing.T, pvc *corev1.PersistentVolumeClaim, size string, timeout time.Duration) {
+	t.Helper()
+	want := resource.MustParse(size)
+	err := framework.Eventually(ctx, fmt.Sprintf("PV of %s at %s", pvc.Name, size), timeout, time.Second,
+		func(ctx context.Context) error {
+			current := &corev1.PersistentVolumeClaim{}
+			if err := cluster.Client.Get(ctx, client.ObjectKeyFromObject(pvc), current); err != nil {
+				return err
+			}
+			pv := &corev1.PersistentVolume{}
+			if err := cluster.Client.Get(ctx, client.ObjectKey{Name: current.Spec.VolumeName}, pv); err != nil {
+				return err
+			}
+			if got := pv.Spec.Capacity.Storage(); got.Cmp(want) < 0 {
+				return fmt.Errorf("PV capacity %s", got)
+			}
+			return nil
+		})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+func waitPVCCondition(ctx context.Context, t *testing.T, pvc *corev1.PersistentVolumeClaim,
+	condition corev1.PersistentVolumeClaimConditionType, messagePart string, timeout time.Duration) {
+	t.Helper()
+	err := framework.Eventually(ctx, fmt.Sprintf("PVC %s condition %s", pvc.Name, condition), timeout, time.Second,
+		func(ctx context.Context) error {
+			current := &corev1.PersistentVolumeClaim{}
+			if err := cluster.Client.Get(ctx, client.ObjectKeyFromObject(pvc), current); err != nil {
+				return err
+			}
+			for _, c := range current.Status.Conditions {
+				if c.Type == condition && c.Status == corev1.ConditionTrue && strings.Contains(c.Message, messagePart) {
+					return nil
+				}
+			}
+			return fmt.Errorf("conditions %+v", current.Status.Conditions)
+		})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+func waitEvent(ctx context.Context, t *testing.T, ns, object, messagePart string, timeout time.Duration) {
+	t.Helper()
+	err := framework.Eventually(ctx, fmt.Sprintf("an event on %s saying %q", object, messagePart), timeout, time.Second,
+		func(ctx context.Context) error {
+			events := &corev1.EventList{}
+			if err := cluster.Client.List(ctx, events, client.InNamespace(ns)); err != nil {
+				return err
+			}
+			for _, e := range events.Items {
+				if e.InvolvedObject.Name == object && strings.Contains(e.Message, messagePart) {
+					return nil
+				}
+			}
+			return fmt.Errorf("%d events, none matching", len(events.Items))
+		})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+func waitGone(ctx context.Context, t *testing.T, obj client.Object) {
+	t.Helper()
+	err := framework.Eventually(ctx, obj.GetName()+" gone", 2*time.Minute, time.Second, func(ctx context.Context) error {
+		if err := cluster.Client.Get(ctx, client.ObjectKeyFromObject(obj), obj); err == nil {
+			return fmt.Errorf("still there")
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// filesystemBytes is the size of the filesystem at /data as df sees it
+// inside the container.
+func filesystemBytes(ctx context.Context, t *testing.T, ns, pod string) int64 {
+	t.Helper()
+	out, err := cluster.Exec(ctx, ns, pod, "postgres", "df", "--output=size", "-B1", "/data")
+	if err != nil {
+		t.Fatal(err)
+	}
+	fields := strings.Fields(out)
+	size, err := strconv.ParseInt(fields[len(fields)-1], 10, 64)
+	if err != nil {
+		t.Fatalf("df output %q: %v", out, err)
+	}
+	return size
+}
+
+func waitFilesystemAtLeast(ctx context.Context, t *testing.T, ns, pod string, bytes int64, timeout time.Duration) {
+	t.Helper()
+	err := framework.Eventually(ctx, fmt.Sprintf("df in %s to show at least %d bytes", pod, bytes), timeout, 2*time.Second,
+		func(ctx context.Context) error {
+			if size := filesystemBytes(ctx, t, ns, pod); size < bytes {
+				return fmt.Errorf("df shows %d bytes", size)
+			}
+			return nil
+		})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+func dump(t *testing.T, ns string) {
+	ctx := context.Background()
+	pvcs := &corev1.PersistentVolumeClaimList{}
+	_ = cluster.Client.List(ctx, pvcs, client.InNamespace(ns))
+	for _, p := range pvcs.Items {
+		t.Logf("PVC %s: request %s capacity %s conditions %+v statuses %v", p.Name,
+			p.Spec.Resources.Requests.Storage(), p.Status.Capacity.Storage(), p.Status.Conditions, p.Status.AllocatedResourceStatuses)
+	}
+	events := &corev1.EventList{}
+	_ = cluster.Client.List(ctx, events, client.InNamespace(ns))
+	for _, e := range events.Items {
+		t.Logf("event %s %s: %s", e.InvolvedObject.Name, e.Reason, e.Message)
+	}
+}
