@@ -54,6 +54,19 @@ func TestParseFlags(t *testing.T) {
 			},
 		},
 		{
+			name: "there is no --pg-user: the sidecar never connects as another role", env: baseEnv,
+			args: []string{"--pg-user", "postgres"}, wantErr: "flag provided but not defined: -pg-user",
+		},
+		{
+			name: "PGSTORAGE_PG_USER is ignored: the role is always cnpg_metrics_exporter",
+			env:  with("PGSTORAGE_PG_USER", "postgres"),
+			check: func(t *testing.T, got parsed) {
+				if got.settings.PGUser != "cnpg_metrics_exporter" {
+					t.Errorf("role %q, want cnpg_metrics_exporter", got.settings.PGUser)
+				}
+			},
+		},
+		{
 			name: "--volume flags replace the environment's list", env: baseEnv,
 			args: []string{"--volume", "name=idx,role=tablespace,pvc=orders-1-tbs-idx,path=/var/lib/postgresql/tablespaces/idx,tablespace=idx"},
 			check: func(t *testing.T, got parsed) {

@@ -17,7 +17,6 @@
 //	--volume         PGSTORAGE_VOLUMES     a PostgreSQL volume, repeatable; required
 //	--socket-dir     PGSTORAGE_SOCKET_DIR  PostgreSQL's socket directory (default /controller/run)
 //	--pg-port        PGSTORAGE_PG_PORT     PostgreSQL's port, names the socket file (default 5432)
-//	--pg-user        PGSTORAGE_PG_USER     role used by peer authentication (default cnpg_metrics_exporter)
 //	--interval       PGSTORAGE_INTERVAL    probe interval (default 10s)
 //	--fast-interval  PGSTORAGE_FAST_INTERVAL  probe interval above 80 % used or full within an hour (default 2s)
 //	--heartbeat      PGSTORAGE_HEARTBEAT   longest time between two writes (default 60s)
