@@ -1,13 +1,165 @@
-// Command controller runs the StorageAutoscalePolicy controller and the
-// add-on's admission webhooks.
+// Command controller runs the StorageAutoscalePolicy controller and, later,
+// the add-on's admission webhooks (DESIGN §6, §7).
+//
+// It only parses flags and wires the manager; the work is in
+// controllers/policy.
 package main
 
 import (
+	"flag"
 	"fmt"
 	"os"
+	"time"
+
+	cnpgv1 "github.com/cloudnative-pg/cloudnative-pg/api/v1"
+	"github.com/go-logr/logr"
+	"k8s.io/apimachinery/pkg/runtime"
+	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
+	"sigs.k8s.io/controller-runtime/pkg/controller"
+	"sigs.k8s.io/controller-runtime/pkg/healthz"
+	"sigs.k8s.io/controller-runtime/pkg/log/zap"
+	ctrlmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
+	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
+
+	"github.com/pgstorage/cnpg-storage-autoscaler/apis/v1alpha1"
+	"github.com/pgstorage/cnpg-storage-autoscaler/controllers/metrics"
+	"github.com/pgstorage/cnpg-storage-autoscaler/controllers/policy"
 )
 
+// leaderElectionID names the Lease the replicas compete for.
+const leaderElectionID = "cnpg-storage-autoscaler.pgstorage.io"
+
+type options struct {
+	metricsAddress          string
+	probeAddress            string
+	leaderElect             bool
+	leaderElectionNamespace string
+	resizeTimeout           time.Duration
+	quotaRetryInterval      time.Duration
+	syncPeriod              time.Duration
+	maxConcurrentReconciles int
+	// Webhook placeholders: served once the admission work lands (DESIGN §6).
+	webhookPort    int
+	webhookCertDir string
+}
+
+func parseFlags(args []string, output *os.File) (options, *zap.Options, error) {
+	flags := flag.NewFlagSet("controller", flag.ContinueOnError)
+	flags.SetOutput(output)
+	var o options
+	flags.StringVar(&o.metricsAddress, "metrics-bind-address", ":8080", "Address the Prometheus /metrics endpoint listens on; \"0\" turns it off.")
+	flags.StringVar(&o.probeAddress, "health-probe-bind-address", ":8081", "Address the /healthz and /readyz probes listen on.")
+	flags.BoolVar(&o.leaderElect, "leader-elect", true, "Elect a leader so that only one replica reconciles (run two replicas for availability).")
+	flags.StringVar(&o.leaderElectionNamespace, "leader-election-namespace", "", "Namespace of the leader-election Lease; empty: the namespace the controller runs in.")
+	flags.DurationVar(&o.resizeTimeout, "resize-timeout", policy.DefaultResizeTimeout, "A growth still in flight this long after the PVC patch is reported as failed (ResizeFailed); 0 turns stuck detection off.")
+	flags.DurationVar(&o.quotaRetryInterval, "quota-retry-interval", policy.DefaultQuotaRetryInterval, "After a ResourceQuota refused a growth, wait this long before trying the patch again.")
+	flags.DurationVar(&o.syncPeriod, "sync-period", 10*time.Hour, "Resync every watched object this often even without changes (a safety net; the controller requeues itself when time alone changes a decision).")
+	flags.IntVar(&o.maxConcurrentReconciles, "max-concurrent-reconciles", 4, "Policies reconciled in parallel.")
+	flags.IntVar(&o.webhookPort, "webhook-port", 9443, "Port the admission webhooks will be served on (not served yet).")
+	flags.StringVar(&o.webhookCertDir, "webhook-cert-dir", "", "Directory of the webhooks' serving certificate tls.crt/tls.key (not used yet).")
+	// --kubeconfig is registered by controller-runtime on the default flag set.
+	flags.String("kubeconfig", "", "Path to a kubeconfig; empty: in-cluster configuration, else $KUBECONFIG or ~/.kube/config.")
+	zapOptions := &zap.Options{}
+	zapOptions.BindFlags(flags)
+	flags.Usage = func() {
+		fmt.Fprintf(output, "Usage: controller [flags]\n\nGrows the PVCs of CloudNativePG clusters that have a StorageAutoscalePolicy.\n\nFlags:\n")
+		flags.PrintDefaults()
+	}
+	if err := flags.Parse(args); err != nil {
+		return options{}, nil, err
+	}
+	if kubeconfig := flags.Lookup("kubeconfig").Value.String(); kubeconfig != "" {
+		if err := os.Setenv("KUBECONFIG", kubeconfig); err != nil {
+			return options{}, nil, err
+		}
+	}
+	return o, zapOptions, nil
+}
+
 func main() {
-	fmt.Fprintln(os.Stderr, "cnpg-storage-autoscaler controller: not implemented yet")
-	os.Exit(1)
+	o, zapOptions, err := parseFlags(os.Args[1:], os.Stderr)
+	if err == flag.ErrHelp {
+		os.Exit(0)
+	}
+	if err != nil {
+		os.Exit(2)
+	}
+	log := zap.New(zap.UseFlagOptions(zapOptions))
+	ctrl.SetLogger(log)
+	if err := run(o, log); err != nil {
+		log.Error(err, "controller stopped")
+		os.Exit(1)
+	}
+}
+
+func run(o options, log logr.Logger) error {
+	config, err := ctrl.GetConfig()
+	if err != nil {
+		return fmt.Errorf("kubeconfig: %w", err)
+	}
+	scheme, err := newScheme()
+	if err != nil {
+		return err
+	}
+	manager, err := ctrl.NewManager(config, ctrl.Options{
+		Scheme:                  scheme,
+		Metrics:                 metricsserver.Options{BindAddress: o.metricsAddress},
+		HealthProbeBindAddress:  o.probeAddress,
+		LeaderElection:          o.leaderElect,
+		LeaderElectionID:        leaderElectionID,
+		LeaderElectionNamespace: o.leaderElectionNamespace,
+		// A new leader starts at once when the old one stops cleanly.
+		LeaderElectionReleaseOnCancel: true,
+		Cache:                         cache.Options{SyncPeriod: &o.syncPeriod, ByObject: policy.CacheByObject()},
+	})
+	if err != nil {
+		return fmt.Errorf("create manager: %w", err)
+	}
+	recorder, err := metrics.New(ctrlmetrics.Registry)
+	if err != nil {
+		return err
+	}
+	reconciler := &policy.Reconciler{
+		Client:    manager.GetClient(),
+		APIReader: manager.GetAPIReader(),
+		Recorder:  manager.GetEventRecorder("cnpg-storage-autoscaler"),
+		Metrics:   recorder,
+		Clock:     policy.RealClock{},
+		Config: policy.Config{
+			ResizeTimeout:      o.resizeTimeout,
+			QuotaRetryInterval: o.quotaRetryInterval,
+		},
+	}
+	if err := reconciler.SetupWithManager(manager, controller.Options{MaxConcurrentReconciles: o.maxConcurrentReconciles}); err != nil {
+		return err
+	}
+
+	// Admission webhooks (DESIGN §6) are registered here, on
+	// manager.GetWebhookServer() built from o.webhookPort and
+	// o.webhookCertDir, by the admission work: every replica serves them,
+	// leader or not.
+
+	if err := manager.AddHealthzCheck("healthz", healthz.Ping); err != nil {
+		return fmt.Errorf("add health check: %w", err)
+	}
+	if err := manager.AddReadyzCheck("readyz", healthz.Ping); err != nil {
+		return fmt.Errorf("add readiness check: %w", err)
+	}
+	log.Info("starting", "leaderElect", o.leaderElect, "resizeTimeout", o.resizeTimeout, "syncPeriod", o.syncPeriod)
+	return manager.Start(ctrl.SetupSignalHandler())
+}
+
+// newScheme knows Kubernetes' built-in kinds, CNPG's and this project's.
+func newScheme() (*runtime.Scheme, error) {
+	scheme := runtime.NewScheme()
+	for _, add := range []func(*runtime.Scheme) error{
+		clientgoscheme.AddToScheme, v1alpha1.AddToScheme, cnpgv1.AddToScheme,
+	} {
+		if err := add(scheme); err != nil {
+			return nil, fmt.Errorf("build scheme: %w", err)
+		}
+	}
+	return scheme, nil
 }

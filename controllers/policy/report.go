@@ -1,0 +1,405 @@
+package policy
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"k8s.io/apimachinery/pkg/api/equality"
+	"k8s.io/apimachinery/pkg/api/meta"
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/util/retry"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	v1alpha1 "github.com/pgstorage/cnpg-storage-autoscaler/apis/v1alpha1"
+	"github.com/pgstorage/cnpg-storage-autoscaler/controllers/metrics"
+	"github.com/pgstorage/cnpg-storage-autoscaler/controllers/plan"
+)
+
+// report writes what the reconcile saw, decided and did into the policy
+// status, updates the metrics, and says when to come back.
+func (r *Reconciler) report(ctx context.Context, view *clusterView, result plan.Result, outcome actOutcome) (ctrl.Result, error) {
+	status, finished, started := r.buildStatus(view, result, outcome)
+	r.recordHistoryEvents(view, finished)
+	previous := meta.FindStatusCondition(view.policy.Status.Conditions, v1alpha1.ConditionStorageClassNotExpandable)
+	current := meta.FindStatusCondition(status.Conditions, v1alpha1.ConditionStorageClassNotExpandable)
+	if current.Status == metav1.ConditionTrue && (previous == nil || previous.Status != current.Status || previous.Message != current.Message) {
+		r.recordStorageClassEvent(view, current.Message)
+	}
+	r.updateMetrics(view, result, status, finished, started, outcome)
+	if err := r.writeStatus(ctx, view.policy, status); err != nil {
+		return ctrl.Result{}, err
+	}
+	if outcome.err != nil {
+		return ctrl.Result{}, outcome.err
+	}
+	return ctrl.Result{RequeueAfter: r.requeueAfter(view, result, status)}, nil
+}
+
+// buildStatus is the new status: a pure function of the view, the plan and
+// what act did. It also returns the growths that finished and those that
+// started now.
+func (r *Reconciler) buildStatus(view *clusterView, result plan.Result, outcome actOutcome) (v1alpha1.StorageAutoscalePolicyStatus, []v1alpha1.GrowthRecord, []v1alpha1.BudgetAction) {
+	policy := view.policy
+	previous := policy.Status
+	status := v1alpha1.StorageAutoscalePolicyStatus{
+		ObservedGeneration: policy.Generation,
+		Conditions:         slices.Clone(previous.Conditions),
+	}
+	history, kept := recordGrowths(previous.History, result.NewActions, outcome.patched)
+	finished := trackGrowths(history, view.resize, view.now, r.Config.ResizeTimeout)
+	status.History = boundHistory(history)
+	status.Budget = budgetStatus(result, kept)
+	status.Pending = result.Pending
+	status.EffectiveSizes = effectiveSizes(view, result, outcome)
+	status.Volumes = r.rows(view, result, outcome, status.History)
+
+	conditions := conditionSetter{conditions: &status.Conditions, generation: policy.Generation, now: view.now}
+	enforce := policy.Spec.Mode != v1alpha1.ModeDryRun
+	if outcome.err != nil {
+		conditions.set(v1alpha1.ConditionReady, false, reasonActFailed, outcome.err.Error())
+	} else {
+		conditions.set(v1alpha1.ConditionReady, true, reasonReconciled, "the last reconcile succeeded")
+	}
+	conditions.set(v1alpha1.ConditionConflict, false, reasonNoConflict, "this is the only policy of cluster "+policy.Spec.ClusterRef.Name)
+	if enforce {
+		conditions.set(v1alpha1.ConditionActive, true, reasonEnforce, "PVCs of cluster "+policy.Spec.ClusterRef.Name+" are grown when their triggers fire")
+		conditions.set(v1alpha1.ConditionDryRun, false, reasonEnforce, "spec.mode is Enforce")
+	} else {
+		conditions.set(v1alpha1.ConditionActive, false, reasonDryRun, "spec.mode is DryRun: nothing is patched")
+		conditions.set(v1alpha1.ConditionDryRun, true, reasonDryRun, dryRunMessage(result))
+	}
+
+	switch {
+	case outcome.quotaRefusal != "" && outcome.quotaRefusedNow:
+		conditions.restart(v1alpha1.ConditionBlocked, true, reasonQuotaExceeded, outcome.quotaRefusal)
+	case outcome.quotaRefusal != "":
+		conditions.set(v1alpha1.ConditionBlocked, true, reasonQuotaExceeded, outcome.quotaRefusal)
+	default:
+		names, reason, gate := rowsWhere(status.Volumes, func(row v1alpha1.VolumeStatus) bool { return isBlockingGate(row.Gate) })
+		if len(names) > 0 {
+			conditions.set(v1alpha1.ConditionBlocked, true, gate, summarize(names, reason))
+		} else {
+			conditions.set(v1alpha1.ConditionBlocked, false, reasonNone, "no growth is held back")
+		}
+	}
+
+	if names, reason, _ := rowsWhere(status.Volumes, func(row v1alpha1.VolumeStatus) bool { return row.State == v1alpha1.VolumeAtLimit }); len(names) > 0 {
+		conditions.set(v1alpha1.ConditionLimitReached, true, reasonLimit, summarize(names, reason))
+	} else {
+		conditions.set(v1alpha1.ConditionLimitReached, false, reasonNone, "no volume is at its limit")
+	}
+
+	if stale := staleInstances(view); len(stale) > 0 {
+		conditions.set(v1alpha1.ConditionObservationsStale, true, reasonStale, staleMessage(view, stale))
+	} else {
+		conditions.set(v1alpha1.ConditionObservationsStale, false, reasonFresh, "every instance has a fresh observation")
+	}
+	if r.Config.MissingSidecars != nil {
+		if missing := r.Config.MissingSidecars(view.pods); len(missing) > 0 {
+			conditions.set(v1alpha1.ConditionSidecarMissing, true, reasonSidecarMissing,
+				fmt.Sprintf("pods %s run without the probe sidecar; restart them so the webhook injects it (kubectl cnpg restart %s)", strings.Join(missing, ", "), policy.Spec.ClusterRef.Name))
+		} else {
+			conditions.set(v1alpha1.ConditionSidecarMissing, false, reasonNone, "every instance pod has the probe sidecar")
+		}
+	}
+
+	if inFlight := inFlightPVCs(view, outcome); len(inFlight) > 0 {
+		conditions.set(v1alpha1.ConditionResizeInProgress, true, reasonInFlight, "growing: "+strings.Join(inFlight, ", "))
+	} else {
+		conditions.set(v1alpha1.ConditionResizeInProgress, false, reasonNone, "no growth in flight")
+	}
+	if reason, message := resizeFailures(view, status.History); message != "" {
+		conditions.set(v1alpha1.ConditionResizeFailed, true, reason, message)
+	} else {
+		conditions.set(v1alpha1.ConditionResizeFailed, false, reasonNone, "no growth failed")
+	}
+	if len(view.unexpandable) > 0 {
+		conditions.set(v1alpha1.ConditionStorageClassNotExpandable, true, reasonNotExpandable, notExpandableMessage(view))
+	} else {
+		conditions.set(v1alpha1.ConditionStorageClassNotExpandable, false, reasonExpandable, "every PVC's StorageClass allows volume expansion")
+	}
+	if names, reason, _ := rowsWhere(status.Volumes, func(row v1alpha1.VolumeStatus) bool { return row.Gate == string(plan.GateBudget) }); len(names) > 0 {
+		conditions.set(v1alpha1.ConditionBudgetExhausted, true, reasonBudget, summarize(names, reason))
+	} else if budgetLeft(policy.Spec.Budget, status.Budget).emergency == 0 {
+		conditions.set(v1alpha1.ConditionBudgetExhausted, true, reasonBudget,
+			fmt.Sprintf("all %d growths of the rolling 24h budget are used", policy.Spec.Budget.MaxActionsPerDay))
+	} else {
+		conditions.set(v1alpha1.ConditionBudgetExhausted, false, reasonNone, "the rolling 24h budget has room")
+	}
+	status.State = stateOf(status)
+	return status, finished, kept
+}
+
+// stateOf is status.state: the most urgent thing about the policy.
+func stateOf(status v1alpha1.StorageAutoscalePolicyStatus) string {
+	is := func(conditionType string) bool { return meta.IsStatusConditionTrue(status.Conditions, conditionType) }
+	rowIn := func(state v1alpha1.VolumeState) bool {
+		return slices.ContainsFunc(status.Volumes, func(row v1alpha1.VolumeStatus) bool { return row.State == state })
+	}
+	switch {
+	case is(v1alpha1.ConditionConflict):
+		return stateConflict
+	case !is(v1alpha1.ConditionReady):
+		return stateError
+	case is(v1alpha1.ConditionResizeFailed), is(v1alpha1.ConditionBlocked), is(v1alpha1.ConditionStorageClassNotExpandable):
+		return stateBlocked
+	case is(v1alpha1.ConditionDryRun):
+		return stateDryRun
+	case is(v1alpha1.ConditionResizeInProgress), rowIn(v1alpha1.VolumeGrowing):
+		return stateGrowing
+	case is(v1alpha1.ConditionLimitReached):
+		return stateAtLimit
+	case len(status.Pending) > 0:
+		return stateQueued
+	}
+	return stateIdle
+}
+
+// rows are the planner's rows, corrected by what act did: a patched PVC
+// shows its new request and growth time, a refused one the quota's words,
+// and a PVC whose growth failed the failure.
+func (r *Reconciler) rows(view *clusterView, result plan.Result, outcome actOutcome, history []v1alpha1.GrowthRecord) []v1alpha1.VolumeStatus {
+	failed := latestFailures(view, history)
+	rows := make([]v1alpha1.VolumeStatus, 0, len(result.Volumes))
+	for _, planRow := range result.Volumes {
+		row := planRow.Status()
+		if decision, ok := outcome.patched[row.PVC]; ok {
+			to := decision.To
+			row.Requested = &to
+			grownAt := metav1.NewTime(outcome.patchedAt.Truncate(time.Second))
+			row.LastGrowth = &grownAt
+		}
+		if outcome.refused[row.PVC] {
+			row.State = v1alpha1.VolumeBlocked
+			row.Gate = reasonQuotaExceeded
+			row.Reason = fmt.Sprintf("growth refused by a ResourceQuota (retried every %s): %s", r.Config.QuotaRetryInterval, outcome.quotaRefusal)
+		}
+		if message, ok := failed[row.PVC]; ok {
+			row.State = v1alpha1.VolumeBlocked
+			row.Gate = reasonResizeFailed
+			row.Reason = message
+		}
+		rows = append(rows, row)
+	}
+	return rows
+}
+
+// latestFailures maps each PVC whose latest growth failed, and which has
+// not reached that growth's size since, to the failure.
+func latestFailures(view *clusterView, history []v1alpha1.GrowthRecord) map[string]string {
+	latest := map[string]v1alpha1.GrowthRecord{}
+	for _, record := range history {
+		for _, name := range record.PVCs {
+			latest[name] = record
+		}
+	}
+	failed := map[string]string{}
+	for name, record := range latest {
+		state, exists := view.resize[name]
+		if record.Outcome == v1alpha1.OutcomeFailed && exists && !state.reachedAtLeast(record.To) {
+			failed[name] = record.Message
+		}
+	}
+	return failed
+}
+
+// resizeFailures is the ResizeFailed condition: growths that failed and
+// PVCs the driver refuses now.
+func resizeFailures(view *clusterView, history []v1alpha1.GrowthRecord) (string, string) {
+	failed := latestFailures(view, history)
+	reason := reasonResizeFailed
+	var messages []string
+	for _, name := range sortedKeys(failed) {
+		messages = append(messages, failed[name])
+		if !view.resize[name].infeasible {
+			reason = reasonResizeStuck
+		}
+	}
+	for _, name := range sortedKeys(view.resize) {
+		state := view.resize[name]
+		if _, known := failed[name]; !known && state.infeasible {
+			messages = append(messages, state.failureMessage(name, state.request, 0, 0))
+			reason = reasonResizeFailed
+		}
+	}
+	return reason, strings.Join(messages, "; ")
+}
+
+func inFlightPVCs(view *clusterView, outcome actOutcome) []string {
+	var names []string
+	for _, name := range sortedKeys(view.resize) {
+		state := view.resize[name]
+		if _, patched := outcome.patched[name]; patched {
+			names = append(names, name+" (patched now)")
+		} else if state.inFlight && !state.infeasible {
+			names = append(names, fmt.Sprintf("%s (%s -> %s, %s)", name, state.capacity.String(), state.request.String(), state.phase))
+		}
+	}
+	return names
+}
+
+func dryRunMessage(result plan.Result) string {
+	if len(result.WouldGrow) == 0 {
+		return "spec.mode is DryRun: nothing is patched; no growth would be made now"
+	}
+	var parts []string
+	for _, decision := range result.WouldGrow {
+		parts = append(parts, fmt.Sprintf("%s %s -> %s", decision.PVC, decision.From.String(), decision.To.String()))
+	}
+	return "spec.mode is DryRun: nothing is patched; Enforce would grow " + strings.Join(parts, ", ")
+}
+
+// budgetStatus is the plan's budget without the new actions that did not
+// happen (every patch of them refused).
+func budgetStatus(result plan.Result, kept []v1alpha1.BudgetAction) v1alpha1.BudgetStatus {
+	dropped := slices.DeleteFunc(slices.Clone(result.NewActions), func(action v1alpha1.BudgetAction) bool {
+		return slices.ContainsFunc(kept, func(k v1alpha1.BudgetAction) bool { return equality.Semantic.DeepEqual(k, action) })
+	})
+	actions := slices.DeleteFunc(slices.Clone(result.Budget.Actions), func(action v1alpha1.BudgetAction) bool {
+		return slices.ContainsFunc(dropped, func(d v1alpha1.BudgetAction) bool { return equality.Semantic.DeepEqual(d, action) })
+	})
+	budget := v1alpha1.BudgetStatus{Actions: actions}
+	for _, action := range actions {
+		if action.Kind == v1alpha1.GrowthEmergency {
+			budget.EmergencyUsed++
+		} else {
+			budget.PlannedUsed++
+		}
+	}
+	return budget
+}
+
+type budgetRemaining struct{ planned, emergency int32 }
+
+// budgetLeft mirrors the planner's rule: planned growth may use
+// max - reserve, emergency growth whatever is left of max.
+func budgetLeft(spec v1alpha1.BudgetSpec, budget v1alpha1.BudgetStatus) budgetRemaining {
+	reserve := int32(v1alpha1.DefaultEmergencyReserve)
+	if spec.EmergencyReserve != nil {
+		reserve = *spec.EmergencyReserve
+	}
+	emergency := max(spec.MaxActionsPerDay-int32(len(budget.Actions)), 0)
+	planned := max(min(spec.MaxActionsPerDay-reserve-budget.PlannedUsed, emergency), 0)
+	return budgetRemaining{planned: planned, emergency: emergency}
+}
+
+// effectiveSizes per role: the largest request after act (a refused patch
+// does not raise it). In dry-run the plan's are the current sizes.
+func effectiveSizes(view *clusterView, result plan.Result, outcome actOutcome) v1alpha1.EffectiveSizes {
+	if view.policy.Spec.Mode == v1alpha1.ModeDryRun {
+		return result.StatusEffectiveSizes()
+	}
+	var sizes v1alpha1.EffectiveSizes
+	raise := func(current *resource.Quantity, size resource.Quantity) *resource.Quantity {
+		if current == nil || size.Cmp(*current) > 0 {
+			return &size
+		}
+		return current
+	}
+	for _, pvc := range view.plan.PVCs {
+		size := pvc.Request
+		if decision, ok := outcome.patched[pvc.Name]; ok {
+			size = decision.To
+		}
+		switch pvc.Role {
+		case v1alpha1.RoleData:
+			sizes.Data = raise(sizes.Data, size)
+		case v1alpha1.RoleWAL:
+			sizes.WAL = raise(sizes.WAL, size)
+		case v1alpha1.RoleTablespace:
+			if sizes.Tablespaces == nil {
+				sizes.Tablespaces = map[string]resource.Quantity{}
+			}
+			if current, ok := sizes.Tablespaces[pvc.Tablespace]; !ok || size.Cmp(current) > 0 {
+				sizes.Tablespaces[pvc.Tablespace] = size
+			}
+		}
+	}
+	return sizes
+}
+
+// requeueAfter is the wait until the next time the plan can change by
+// itself: the planner's (window, cooldown, budget, staleness), a growth in
+// flight turning stuck, or the quota retry.
+func (r *Reconciler) requeueAfter(view *clusterView, result plan.Result, status v1alpha1.StorageAutoscalePolicyStatus) time.Duration {
+	at := result.RequeueAt
+	consider := func(candidate time.Time) {
+		if !candidate.IsZero() && (at.IsZero() || candidate.Before(at)) {
+			at = candidate
+		}
+	}
+	consider(growthDeadline(status.History, r.Config.ResizeTimeout))
+	if condition := meta.FindStatusCondition(status.Conditions, v1alpha1.ConditionBlocked); condition != nil &&
+		condition.Status == metav1.ConditionTrue && condition.Reason == reasonQuotaExceeded {
+		consider(condition.LastTransitionTime.Add(r.Config.QuotaRetryInterval))
+	}
+	if at.IsZero() {
+		return 0
+	}
+	return max(at.Sub(view.now), time.Second)
+}
+
+// writeStatus patches the status subresource when it changed. The patch
+// carries the resourceVersion it was computed from; on a conflict (a spec
+// edit meanwhile) it is reapplied to the fresh object, because this
+// controller, as leader, is the status's only writer.
+func (r *Reconciler) writeStatus(ctx context.Context, policy *v1alpha1.StorageAutoscalePolicy, status v1alpha1.StorageAutoscalePolicyStatus) error {
+	if equality.Semantic.DeepEqual(policy.Status, status) {
+		return nil
+	}
+	base := policy
+	first := true
+	err := retry.RetryOnConflict(retry.DefaultBackoff, func() error {
+		if !first {
+			fresh := &v1alpha1.StorageAutoscalePolicy{}
+			if err := r.reader().Get(ctx, client.ObjectKeyFromObject(policy), fresh); err != nil {
+				return err
+			}
+			base = fresh
+		}
+		first = false
+		updated := base.DeepCopy()
+		updated.Status = status
+		return r.Client.Status().Patch(ctx, updated, client.MergeFromWithOptions(base, client.MergeFromWithOptimisticLock{}))
+	})
+	if err != nil {
+		return fmt.Errorf("write status of policy %s/%s: %w", policy.Namespace, policy.Name, err)
+	}
+	return nil
+}
+
+func (r *Reconciler) updateMetrics(view *clusterView, result plan.Result, status v1alpha1.StorageAutoscalePolicyStatus, finished []v1alpha1.GrowthRecord, started []v1alpha1.BudgetAction, outcome actOutcome) {
+	namespace, cluster := view.policy.Namespace, view.policy.Spec.ClusterRef.Name
+	figures := make([]metrics.VolumeFigures, 0, len(result.Volumes))
+	blocked := map[string]int{}
+	for index, row := range result.Volumes {
+		figures = append(figures, metrics.VolumeFigures{
+			Volume:            metrics.Volume{PVC: row.PVC, Role: string(row.Role), Tablespace: row.Tablespace},
+			CapacityBytes:     row.Capacity.Value(),
+			Observed:          row.Observed,
+			UsedBytes:         row.UsedBytes,
+			FreeBytes:         row.FreeBytes,
+			TimeToFullSeconds: row.TimeToFull.Seconds(),
+		})
+		if gate := status.Volumes[index].Gate; gate != "" && gate != string(plan.GateNoRule) {
+			blocked[gate]++
+		}
+	}
+	r.Metrics.SetCluster(namespace, cluster, figures, blocked)
+	left := budgetLeft(view.policy.Spec.Budget, status.Budget)
+	r.Metrics.SetBudget(namespace, cluster, left.planned, left.emergency)
+	for _, action := range started {
+		r.Metrics.CountGrowth(namespace, cluster, string(action.Kind), "Started")
+	}
+	for _, record := range finished {
+		r.Metrics.CountGrowth(namespace, cluster, string(record.Kind), string(record.Outcome))
+	}
+	if outcome.quotaRefusedNow {
+		r.Metrics.CountGrowth(namespace, cluster, string(outcome.refusedKind), "Refused")
+	}
+}
