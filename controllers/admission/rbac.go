@@ -1,0 +1,121 @@
+package admission
+
+import (
+	"context"
+	"fmt"
+	"sort"
+
+	rbacv1 "k8s.io/api/rbac/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
+	"sigs.k8s.io/controller-runtime/pkg/manager"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+
+	"github.com/pgstorage/cnpg-storage-autoscaler/apis/v1alpha1"
+)
+
+// ObservationWriterName names the Role and RoleBinding that let the instance
+// pods of a namespace's policed clusters write their StorageObservations.
+const ObservationWriterName = "pgstorage-observation-writer"
+
+const managedByLabel = "app.kubernetes.io/managed-by"
+const managedByValue = "cnpg-storage-autoscaler"
+
+// ObservationWriterRules are the sidecar's verbs (cmd/sidecar): it may write
+// any observation in its namespace by RBAC; the ValidatingAdmissionPolicy in
+// deploy/admission narrows that to the one named after its own pod.
+func ObservationWriterRules() []rbacv1.PolicyRule {
+	return []rbacv1.PolicyRule{
+		{APIGroups: []string{v1alpha1.GroupVersion.Group}, Resources: []string{"storageobservations"},
+			Verbs: []string{"get", "create", "update", "delete"}},
+		{APIGroups: []string{v1alpha1.GroupVersion.Group}, Resources: []string{"storageobservations/status"},
+			Verbs: []string{"update"}},
+	}
+}
+
+// observationRBAC grants, per namespace, the ServiceAccount of every CNPG
+// cluster that has a policy (CNPG names it after the cluster) the sidecar's
+// verbs on observations, and takes them back when the last policy of the
+// namespace goes. A namespace without policies keeps no grant of ours.
+type observationRBAC struct {
+	client client.Client
+}
+
+// SetupObservationRBAC adds the reconciler (leader only) to the manager.
+// The controller's ServiceAccount needs create/update/delete on roles and
+// rolebindings, and itself the rules it grants (RBAC's escalation check).
+func SetupObservationRBAC(mgr manager.Manager) error {
+	byNamespace := handler.EnqueueRequestsFromMapFunc(func(_ context.Context, o client.Object) []reconcile.Request {
+		return []reconcile.Request{{NamespacedName: types.NamespacedName{Name: o.GetNamespace()}}}
+	})
+	err := ctrl.NewControllerManagedBy(mgr).
+		Named("observation-rbac").
+		Watches(&v1alpha1.StorageAutoscalePolicy{}, byNamespace).
+		Complete(&observationRBAC{client: mgr.GetClient()})
+	if err != nil {
+		return fmt.Errorf("set up the observation RBAC reconciler: %w", err)
+	}
+	return nil
+}
+
+// Reconcile gets a namespace's name as the request's Name.
+func (r *observationRBAC) Reconcile(ctx context.Context, req reconcile.Request) (reconcile.Result, error) {
+	namespace := req.Name
+	var policies v1alpha1.StorageAutoscalePolicyList
+	if err := r.client.List(ctx, &policies, client.InNamespace(namespace)); err != nil {
+		return reconcile.Result{}, fmt.Errorf("list policies in %s: %w", namespace, err)
+	}
+	accounts := map[string]bool{}
+	for _, p := range policies.Items {
+		if p.DeletionTimestamp.IsZero() && p.Spec.ClusterRef.Name != "" {
+			accounts[p.Spec.ClusterRef.Name] = true
+		}
+	}
+	key := metav1.ObjectMeta{Name: ObservationWriterName, Namespace: namespace}
+	if len(accounts) == 0 {
+		for _, obj := range []client.Object{&rbacv1.RoleBinding{ObjectMeta: key}, &rbacv1.Role{ObjectMeta: key}} {
+			if err := r.client.Delete(ctx, obj); err != nil && !apierrors.IsNotFound(err) {
+				return reconcile.Result{}, fmt.Errorf("revoke observation writing in %s: %w", namespace, err)
+			}
+		}
+		return reconcile.Result{}, nil
+	}
+	role := &rbacv1.Role{ObjectMeta: key}
+	if _, err := controllerutil.CreateOrUpdate(ctx, r.client, role, func() error {
+		setManagedBy(&role.ObjectMeta)
+		role.Rules = ObservationWriterRules()
+		return nil
+	}); err != nil {
+		return reconcile.Result{}, fmt.Errorf("grant observation writing in %s (Role): %w", namespace, err)
+	}
+	names := make([]string, 0, len(accounts))
+	for name := range accounts {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	binding := &rbacv1.RoleBinding{ObjectMeta: key}
+	if _, err := controllerutil.CreateOrUpdate(ctx, r.client, binding, func() error {
+		setManagedBy(&binding.ObjectMeta)
+		binding.RoleRef = rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "Role", Name: ObservationWriterName}
+		binding.Subjects = binding.Subjects[:0]
+		for _, name := range names {
+			binding.Subjects = append(binding.Subjects, rbacv1.Subject{Kind: rbacv1.ServiceAccountKind, Name: name, Namespace: namespace})
+		}
+		return nil
+	}); err != nil {
+		return reconcile.Result{}, fmt.Errorf("grant observation writing in %s (RoleBinding): %w", namespace, err)
+	}
+	return reconcile.Result{}, nil
+}
+
+func setManagedBy(m *metav1.ObjectMeta) {
+	if m.Labels == nil {
+		m.Labels = map[string]string{}
+	}
+	m.Labels[managedByLabel] = managedByValue
+}

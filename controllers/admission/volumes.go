@@ -1,0 +1,106 @@
+package admission
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+
+	corev1 "k8s.io/api/core/v1"
+
+	"github.com/pgstorage/cnpg-storage-autoscaler/apis/v1alpha1"
+)
+
+// Paths CNPG mounts in the postgres container (pkg/specs/volumes.go). The
+// role of a volume is read from where PostgreSQL mounts it, which is what
+// makes it data, WAL or a tablespace, whatever the volume is called.
+const (
+	postgresContainerName    = "postgres"
+	bootstrapContainerName   = "bootstrap-controller"
+	dataMountPath            = "/var/lib/postgresql/data"
+	walMountPath             = "/var/lib/postgresql/wal"
+	tablespaceMountPrefix    = "/var/lib/postgresql/tablespaces/"
+	controllerMountPath      = "/controller"
+	socketSubPath            = "run"
+	socketDir                = controllerMountPath + "/" + socketSubPath
+	serviceAccountMountPath  = "/var/run/secrets/kubernetes.io/serviceaccount"
+	instanceRoleLabel        = "cnpg.io/podRole"
+	instanceRoleLabelValue   = "instance"
+	clusterLabel             = "cnpg.io/cluster"
+	instanceNameLabel        = "cnpg.io/instanceName"
+	podSpecAnnotation        = "cnpg.io/podSpec"
+	pvcRoleLabel             = "cnpg.io/pvcRole"
+	tablespaceNameLabel      = "cnpg.io/tablespaceName"
+	pvcRoleData              = "PG_DATA"
+	pvcRoleWAL               = "PG_WAL"
+	pvcRoleTablespace        = "PG_TABLESPACE"
+	defaultPostgresUIDAndGID = 26
+)
+
+// probedVolume is one PostgreSQL volume of the pod, as the sidecar's
+// PGSTORAGE_VOLUMES entry describes it.
+type probedVolume struct {
+	Volume     string
+	Role       v1alpha1.VolumeRole
+	PVC        string
+	Path       string
+	Tablespace string
+}
+
+// String is the sidecar's volume syntax (cmd/sidecar):
+// name=<pod volume>,role=data|wal|tablespace,pvc=<claim>,path=<mount path>[,tablespace=<name>].
+func (v probedVolume) String() string {
+	s := fmt.Sprintf("name=%s,role=%s,pvc=%s,path=%s", v.Volume, v.Role, v.PVC, v.Path)
+	if v.Tablespace != "" {
+		s += ",tablespace=" + v.Tablespace
+	}
+	return s
+}
+
+// postgresVolumes finds the PVC-backed PostgreSQL volumes the postgres
+// container mounts, data first, then WAL, then tablespaces by name.
+func postgresVolumes(pod *corev1.Pod, postgres *corev1.Container) []probedVolume {
+	claims := map[string]string{}
+	for _, v := range pod.Spec.Volumes {
+		if v.PersistentVolumeClaim != nil {
+			claims[v.Name] = v.PersistentVolumeClaim.ClaimName
+		}
+	}
+	var found []probedVolume
+	for _, m := range postgres.VolumeMounts {
+		claim, ok := claims[m.Name]
+		if !ok || m.SubPath != "" {
+			continue
+		}
+		v := probedVolume{Volume: m.Name, PVC: claim, Path: m.MountPath}
+		switch {
+		case m.MountPath == dataMountPath:
+			v.Role = v1alpha1.RoleData
+		case m.MountPath == walMountPath:
+			v.Role = v1alpha1.RoleWAL
+		case strings.HasPrefix(m.MountPath, tablespaceMountPrefix) && len(m.MountPath) > len(tablespaceMountPrefix):
+			v.Role = v1alpha1.RoleTablespace
+			v.Tablespace = strings.TrimPrefix(m.MountPath, tablespaceMountPrefix)
+		default:
+			continue // a volume the user added: not PostgreSQL's, not ours to measure
+		}
+		found = append(found, v)
+	}
+	rank := map[v1alpha1.VolumeRole]int{v1alpha1.RoleData: 0, v1alpha1.RoleWAL: 1, v1alpha1.RoleTablespace: 2}
+	sort.SliceStable(found, func(i, j int) bool {
+		if rank[found[i].Role] != rank[found[j].Role] {
+			return rank[found[i].Role] < rank[found[j].Role]
+		}
+		return found[i].Tablespace < found[j].Tablespace
+	})
+	return found
+}
+
+// mountAt returns the postgres container's mount at path, if any.
+func mountAt(c *corev1.Container, path string) (corev1.VolumeMount, bool) {
+	for _, m := range c.VolumeMounts {
+		if m.MountPath == path {
+			return m, true
+		}
+	}
+	return corev1.VolumeMount{}, false
+}
