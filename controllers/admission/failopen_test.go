@@ -12,7 +12,7 @@ import (
 // With the webhook server stopped, CNPG can still create its pods and PVCs
 // (failurePolicy: Ignore): unchanged, and reported later as SidecarMissing.
 // The server then comes back serving from the Secret's files alone, as in
-// --cert-manager mode, and injects again.
+// --cert-manager mode (no rotator), and injects again.
 func TestPodAndPVCCreationSucceedWhileTheWebhookServerIsStopped(t *testing.T) {
 	ctx := context.Background()
 	c := env.Client
@@ -25,12 +25,11 @@ func TestPodAndPVCCreationSucceedWhileTheWebhookServerIsStopped(t *testing.T) {
 	must(t, c.Status().Update(ctx, policy))
 
 	harness.stop()
-	restarted := false
+	// Whatever happens, the other tests get the server back, rotator included.
 	defer func() {
-		if !restarted {
-			if err := harness.start(true); err != nil {
-				t.Fatalf("restart the webhook server: %v", err)
-			}
+		harness.stop()
+		if err := harness.start(false); err != nil {
+			t.Fatalf("restart the webhook server with its rotator: %v", err)
 		}
 	}()
 
@@ -48,7 +47,6 @@ func TestPodAndPVCCreationSucceedWhileTheWebhookServerIsStopped(t *testing.T) {
 		t.Errorf("SidecarMissing %v, want [%s]", missing, pod.Name)
 	}
 
-	restarted = true
 	if err := harness.start(true); err != nil {
 		t.Fatalf("restart the webhook server in cert-manager mode: %v", err)
 	}

@@ -45,6 +45,10 @@ type Options struct {
 	// ServerCertDuration is how long the rotator's serving certificates live
 	// (0: cert-controller's default of one year). Tests shorten it.
 	ServerCertDuration time.Duration
+
+	// rotatorName names the rotator's controller; controller names are
+	// unique per process, and tests start more than one manager.
+	rotatorName string
 }
 
 // Defaults, also the flags' defaults.

@@ -85,9 +85,11 @@ func addRotator(mgr manager.Manager, o Options) error {
 		FieldOwner:            "cnpg-storage-autoscaler-cert-rotator",
 		RequireLeaderElection: true,
 		ServerCertDuration:    o.ServerCertDuration,
+		ControllerName:        o.rotatorName,
 	}
 	if o.ServerCertDuration > 0 {
-		// Renew at a third of the lifetime left, as the default does for a year.
+		// Renew with a quarter of the lifetime left, as the default (90 days
+		// of a year) does.
 		r.LookaheadInterval = o.ServerCertDuration / 4
 		r.RotationCheckFrequency = o.ServerCertDuration / 20
 	}

@@ -102,6 +102,7 @@ type admissionHarness struct {
 	cancel  context.CancelFunc
 	done    chan error
 	kubelet context.CancelFunc
+	starts  int
 }
 
 func newHarness() (*admissionHarness, error) {
@@ -145,6 +146,8 @@ func newHarness() (*admissionHarness, error) {
 func (h *admissionHarness) start(certManager bool) error {
 	o := h.options
 	o.CertManager = certManager
+	h.starts++
+	o.rotatorName = fmt.Sprintf("cert-rotator-%d", h.starts)
 	mgr, err := ctrl.NewManager(env.Config, ctrl.Options{
 		Scheme:                 env.Scheme,
 		Metrics:                metricsserver.Options{BindAddress: "0"},

@@ -1,0 +1,94 @@
+package admission
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/util/wait"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+)
+
+// The serving certificate is renewed by the real rotator while the API
+// server keeps calling the webhooks: not one call fails. Every pod must come
+// back with the sidecar (the pod webhook fails open, so a failed call would
+// otherwise go unseen) and every policy dry-run must pass the validating
+// webhook (which fails closed).
+func TestCertificateRotationWithoutAFailedCall(t *testing.T) {
+	ctx := context.Background()
+	c := env.Client
+	ns := newNamespace(t, nil)
+	shape := clusterShape{}
+	must(t, c.Create(ctx, newCluster(ns, "orders", shape)))
+	must(t, c.Create(ctx, newCluster(ns, "spare", shape)))
+	must(t, c.Create(ctx, newPolicy(ns, "orders", "orders", shape)))
+
+	addr := fmt.Sprintf("127.0.0.1:%d", harness.options.WebhookPort)
+	bundles := caBundles(ctx, c)
+	if len(bundles) != 2 {
+		t.Fatalf("caBundle injected into %d webhook configurations, want 2", len(bundles))
+	}
+	before, err := servedCertificate(addr, bundles[0])
+	must(t, err)
+
+	calls := 0
+	call := func() {
+		t.Helper()
+		calls++
+		pod := instancePod(t, newCluster(ns, "orders", shape))
+		pod.Name = fmt.Sprintf("orders-%d", calls)
+		must(t, c.Create(ctx, pod))
+		if !hasSidecar(pod) {
+			t.Fatalf("call %d: pod %s admitted without the sidecar: the webhook call failed", calls, pod.Name)
+		}
+		if err := c.Create(ctx, newPolicy(ns, "spare", "spare", shape), client.DryRunAll); err != nil {
+			t.Fatalf("call %d: policy webhook: %v", calls, err)
+		}
+	}
+	call()
+
+	// Lose the serving certificate: the rotator mints a new one under the
+	// same CA, as it does when the old one nears its end.
+	secret := &corev1.Secret{}
+	must(t, c.Get(ctx, client.ObjectKey{Namespace: testSecretNamespace, Name: harness.options.SecretName}, secret))
+	caBefore := secret.Data["ca.crt"]
+	delete(secret.Data, "tls.crt")
+	delete(secret.Data, "tls.key")
+	must(t, c.Update(ctx, secret))
+
+	var after []byte
+	err = wait.PollUntilContextTimeout(ctx, 50*time.Millisecond, 2*time.Minute, true, func(context.Context) (bool, error) {
+		call()
+		served, err := servedCertificate(addr, bundles[0])
+		if err != nil {
+			return false, err
+		}
+		if !bytes.Equal(served.Raw, before.Raw) {
+			after = served.Raw
+			return true, nil
+		}
+		return false, nil
+	})
+	if err != nil {
+		t.Fatalf("the server never switched to the renewed certificate after %d calls: %v", calls, err)
+	}
+	for range 10 {
+		call()
+	}
+	must(t, c.Get(ctx, client.ObjectKeyFromObject(secret), secret))
+	if !bytes.Equal(secret.Data["ca.crt"], caBefore) {
+		t.Errorf("the CA changed: a serving-certificate renewal must keep it")
+	}
+	if !bytes.Contains(secret.Data["tls.crt"], []byte("CERTIFICATE")) || len(after) == 0 {
+		t.Errorf("no renewed certificate in the Secret")
+	}
+	for i, b := range caBundles(ctx, c) {
+		if !bytes.Equal(b, bundles[i]) {
+			t.Errorf("caBundle %d changed during a serving-certificate renewal", i)
+		}
+	}
+	t.Logf("%d webhook calls through the renewal, none failed", calls)
+}
