@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"net"
 	"os"
 	"path/filepath"
 	"text/template"
@@ -72,10 +71,6 @@ func (s *Sandbox) startContainerd(ctx context.Context) error {
 // writeCNIConfig: one bridge for the pods, no masquerading (nothing leaves
 // the machine), hairpin so a pod reaches itself through its Service.
 func writeCNIConfig(l Layout) error {
-	_, subnet, _ := net.ParseCIDR(podCIDR)
-	gateway := make(net.IP, len(subnet.IP.To4()))
-	copy(gateway, subnet.IP.To4())
-	gateway[3] = 1
 	conf := map[string]any{
 		"cniVersion": "0.4.0",
 		"name":       "pgstorage-sandbox",
@@ -89,7 +84,7 @@ func writeCNIConfig(l Layout) error {
 				"ipam": map[string]any{
 					"type":    "host-local",
 					"dataDir": l.cniDataDir(),
-					"ranges":  [][]map[string]string{{{"subnet": podCIDR, "gateway": gateway.String()}}},
+					"ranges":  [][]map[string]string{{{"subnet": podCIDR, "gateway": nodeIP.String()}}},
 					"routes":  []map[string]string{{"dst": "0.0.0.0/0"}},
 				},
 			},

@@ -156,5 +156,5 @@ func httpOK(client *http.Client, url string) func(context.Context) error {
 }
 
 func (s *Sandbox) kubeBin(name string) string {
-	return filepath.Join(s.layout.binDir("kubernetes"), name)
+	return filepath.Join(s.tools["kubernetes"], name)
 }

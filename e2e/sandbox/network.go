@@ -14,18 +14,21 @@ import (
 // sandbox's own (this kernel has no dummy interfaces), services as iptables
 // rules. Nothing in this range is routed anywhere else.
 const (
-	nodeName      = "sandbox"
-	bridgeLink    = "pgsbx-br0"
-	confineChain  = "PGSBX-CONFINE"
-	apiServerPort = 6443
-	sandboxNet    = "10.213.0.0/16"
-	podCIDR       = "10.213.128.0/24"
-	serviceCIDR   = "10.213.64.0/24"
-	clusterDomain = "cluster.local"
+	nodeName        = "sandbox"
+	bridgeLink      = "pgsbx-br0"
+	confineChain    = "PGSBX-CONFINE"
+	apiServerPort   = 6443
+	sandboxNet      = "10.213.0.0/16"
+	podCIDR         = "10.213.128.0/24"
+	podPrefixLength = "24"
+	serviceCIDR     = "10.213.64.0/24"
+	clusterDomain   = "cluster.local"
 )
 
 var (
-	nodeIP       = net.ParseIP("10.213.0.10")
+	// The node's address is the pods' gateway on the bridge: the CNI bridge
+	// plugin refuses a bridge that carries any other address.
+	nodeIP       = net.ParseIP("10.213.128.1")
 	apiServiceIP = net.ParseIP("10.213.64.1")
 	dnsServiceIP = net.ParseIP("10.213.64.10")
 )
@@ -49,26 +52,26 @@ func setupNetwork(ctx context.Context) error {
 			return fmt.Errorf("sysctl %s=%s: %w", strings.ReplaceAll(key, "/", "."), value, err)
 		}
 	}
-	// The CNI bridge plugin adopts this bridge and adds the pods' gateway.
+	// The CNI bridge plugin adopts this bridge, whose address is the pods' gateway.
 	if !linkExists(bridgeLink) {
 		if err := run(ctx, "ip", "link", "add", bridgeLink, "type", "bridge"); err != nil {
 			return err
 		}
 	}
-	if err := run(ctx, "ip", "addr", "replace", nodeIP.String()+"/32", "dev", bridgeLink); err != nil {
+	if err := run(ctx, "ip", "addr", "replace", nodeIP.String()+"/"+podPrefixLength, "dev", bridgeLink); err != nil {
 		return err
 	}
 	if err := run(ctx, "ip", "link", "set", bridgeLink, "up"); err != nil {
 		return err
 	}
-	// A service address that kube-proxy has not (yet) translated must die
-	// here rather than follow the default route off the machine.
-	if err := run(ctx, "ip", "route", "replace", "blackhole", serviceCIDR); err != nil {
-		return err
-	}
 	return confinePods(ctx)
 }
 
+// confinePods keeps every packet of the sandbox on this machine: pods may
+// reach each other, services and the node, and nothing beyond; a service
+// address that kube-proxy has not (yet) translated is rejected instead of
+// following the default route off the machine. (The filter table sees
+// packets after kube-proxy's DNAT, so translated service traffic passes.)
 func confinePods(ctx context.Context) error {
 	if err := run(ctx, "iptables", "-w", "-N", confineChain); err != nil && !strings.Contains(err.Error(), "exists") {
 		return err
@@ -76,15 +79,27 @@ func confinePods(ctx context.Context) error {
 	if err := run(ctx, "iptables", "-w", "-F", confineChain); err != nil {
 		return err
 	}
-	if err := run(ctx, "iptables", "-w", "-A", confineChain, "-s", podCIDR, "!", "-d", sandboxNet,
-		"-m", "comment", "--comment", "pgstorage sandbox: pods stay on this machine", "-j", "DROP"); err != nil {
-		return err
+	rules := [][]string{
+		{"-s", podCIDR, "!", "-d", sandboxNet, "-m", "comment", "--comment", "pgstorage sandbox: pods stay on this machine", "-j", "DROP"},
+		{"-d", serviceCIDR, "-m", "comment", "--comment", "pgstorage sandbox: untranslated service address", "-j", "REJECT"},
 	}
-	if run(ctx, "iptables", "-w", "-C", "FORWARD", "-j", confineChain) != nil {
-		return run(ctx, "iptables", "-w", "-I", "FORWARD", "1", "-j", confineChain)
+	for _, rule := range rules {
+		if err := run(ctx, "iptables", append([]string{"-w", "-A", confineChain}, rule...)...); err != nil {
+			return err
+		}
+	}
+	for _, hook := range confineHooks {
+		if run(ctx, "iptables", "-w", "-C", hook, "-j", confineChain) != nil {
+			if err := run(ctx, "iptables", "-w", "-I", hook, "1", "-j", confineChain); err != nil {
+				return err
+			}
+		}
 	}
 	return nil
 }
+
+// confineHooks are the built-in chains that jump to the confinement chain.
+var confineHooks = []string{"FORWARD", "OUTPUT"}
 
 // teardownNetwork removes what setupNetwork, the CNI bridge plugin and
 // kube-proxy added. Every step tolerates absence: it also runs after a
@@ -92,14 +107,18 @@ func confinePods(ctx context.Context) error {
 func teardownNetwork(ctx context.Context, kubeProxy string) []error {
 	var errs []error
 	if kubeProxy != "" && exists(kubeProxy) {
-		// kube-proxy's own cleanup removes its KUBE-* chains.
+		// kube-proxy's own cleanup first (it knows its nftables/ipvs state).
 		_ = run(ctx, kubeProxy, "--cleanup", "--v=0")
 	}
-	for run(ctx, "iptables", "-w", "-D", "FORWARD", "-j", confineChain) == nil {
+	if err := removeKubeChains(ctx); err != nil {
+		errs = append(errs, err)
+	}
+	for _, hook := range confineHooks {
+		for run(ctx, "iptables", "-w", "-D", hook, "-j", confineChain) == nil {
+		}
 	}
 	_ = run(ctx, "iptables", "-w", "-F", confineChain)
 	_ = run(ctx, "iptables", "-w", "-X", confineChain)
-	_ = run(ctx, "ip", "route", "del", "blackhole", serviceCIDR)
 	if linkExists(bridgeLink) {
 		if err := run(ctx, "ip", "link", "del", bridgeLink); err != nil {
 			errs = append(errs, err)
