@@ -1,0 +1,345 @@
+package admission
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	cnpgv1 "github.com/cloudnative-pg/cloudnative-pg/api/v1"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/ptr"
+
+	"github.com/pgstorage/cnpg-storage-autoscaler/apis/v1alpha1"
+)
+
+// Pure tests of the decisions; the webhooks themselves are tested on the
+// real API server in the other files.
+
+func TestInjectRules(t *testing.T) {
+	cfg := DefaultSidecarConfig(testSidecarImage)
+	shape := clusterShape{wal: true}
+	base := func(t *testing.T) *corev1.Pod { return instancePod(t, newCluster("db", "orders", shape)) }
+	policy := newPolicy("db", "orders", "orders", shape)
+	cases := []struct {
+		name       string
+		pod        func(t *testing.T) *corev1.Pod
+		cluster    *cnpgv1.Cluster
+		policy     *v1alpha1.StorageAutoscalePolicy
+		cfg        SidecarConfig
+		wantInject bool
+		wantReason string
+		check      func(t *testing.T, out *corev1.Pod, d Decision)
+	}{
+		{name: "no policy: left alone", pod: base, wantReason: "has no StorageAutoscalePolicy"},
+		{name: "a policy for another cluster: left alone", pod: base, policy: newPolicy("db", "x", "other", shape), wantReason: "is for cluster other"},
+		{name: "not an instance pod: left alone", policy: policy, wantReason: "not a CNPG instance pod", pod: func(t *testing.T) *corev1.Pod {
+			p := base(t)
+			p.Labels[instanceRoleLabel] = "job"
+			return p
+		}},
+		{name: "no image configured: left alone", pod: base, policy: policy, cfg: SidecarConfig{}, wantReason: "no sidecar image"},
+		{name: "an injected pod is left alone (idempotent)", policy: policy, wantReason: "already has", pod: func(t *testing.T) *corev1.Pod {
+			out, _ := Inject(base(t), nil, policy, cfg)
+			return out
+		}},
+		{name: "no postgres volume: left alone", policy: policy, wantReason: "mounts no PostgreSQL volume", pod: func(t *testing.T) *corev1.Pod {
+			p := base(t)
+			p.Spec.Containers[0].VolumeMounts = nil
+			return p
+		}},
+		{name: "injected after bootstrap-controller", pod: base, policy: policy, wantInject: true,
+			check: func(t *testing.T, out *corev1.Pod, d Decision) {
+				if d.Index != 1 || out.Spec.InitContainers[1].Name != SidecarName {
+					t.Errorf("index %d, init containers %v", d.Index, containerNames(out.Spec.InitContainers))
+				}
+			}},
+		{name: "without bootstrap-controller it goes last among init containers", policy: policy, wantInject: true,
+			pod: func(t *testing.T) *corev1.Pod {
+				p := base(t)
+				p.Spec.InitContainers = append([]corev1.Container{{Name: "first"}}, corev1.Container{Name: "second"})
+				return p
+			},
+			check: func(t *testing.T, out *corev1.Pod, d Decision) {
+				if got := strings.Join(containerNames(out.Spec.InitContainers), ","); got != "first,second,"+SidecarName {
+					t.Errorf("init containers %s", got)
+				}
+			}},
+		{name: "the postgres container's UID wins over the pod's and the Cluster's", policy: policy, wantInject: true,
+			cluster: func() *cnpgv1.Cluster { c := newCluster("db", "orders", shape); c.Spec.PostgresUID = 7; return c }(),
+			pod: func(t *testing.T) *corev1.Pod {
+				p := base(t)
+				p.Spec.SecurityContext.RunAsUser = ptr.To[int64](500)
+				p.Spec.Containers[0].SecurityContext.RunAsUser = ptr.To[int64](600)
+				return p
+			},
+			check: func(t *testing.T, out *corev1.Pod, d Decision) {
+				if uid := *d.Sidecar.SecurityContext.RunAsUser; uid != 600 {
+					t.Errorf("UID %d, want 600", uid)
+				}
+			}},
+		{name: "the Cluster's postgresUID when the pod says nothing", policy: policy, wantInject: true,
+			cluster: func() *cnpgv1.Cluster {
+				c := newCluster("db", "orders", shape)
+				c.Spec.PostgresUID, c.Spec.PostgresGID = 7, 8
+				return c
+			}(),
+			pod: func(t *testing.T) *corev1.Pod {
+				p := base(t)
+				p.Spec.SecurityContext = nil
+				return p
+			},
+			check: func(t *testing.T, out *corev1.Pod, d Decision) {
+				if sc := d.Sidecar.SecurityContext; *sc.RunAsUser != 7 || *sc.RunAsGroup != 8 {
+					t.Errorf("UID/GID %d/%d, want 7/8", *sc.RunAsUser, *sc.RunAsGroup)
+				}
+			}},
+		{name: "the ServiceAccount token mount is shared with the sidecar", policy: policy, wantInject: true,
+			pod: func(t *testing.T) *corev1.Pod {
+				p := base(t)
+				p.Spec.Containers[0].VolumeMounts = append(p.Spec.Containers[0].VolumeMounts,
+					corev1.VolumeMount{Name: "kube-api-access-x", MountPath: serviceAccountMountPath, ReadOnly: true})
+				return p
+			},
+			check: func(t *testing.T, out *corev1.Pod, d Decision) {
+				if m, ok := mountAt(d.Sidecar, serviceAccountMountPath); !ok || m.Name != "kube-api-access-x" || !m.ReadOnly {
+					t.Errorf("token mount %+v %v", m, ok)
+				}
+			}},
+		{name: "a user's extra PVC mount is not measured", policy: policy, wantInject: true,
+			pod: func(t *testing.T) *corev1.Pod {
+				p := base(t)
+				p.Spec.Volumes = append(p.Spec.Volumes, corev1.Volume{Name: "extra", VolumeSource: corev1.VolumeSource{
+					PersistentVolumeClaim: &corev1.PersistentVolumeClaimVolumeSource{ClaimName: "extra"}}})
+				p.Spec.Containers[0].VolumeMounts = append(p.Spec.Containers[0].VolumeMounts, corev1.VolumeMount{Name: "extra", MountPath: "/extra"})
+				return p
+			},
+			check: func(t *testing.T, out *corev1.Pod, d Decision) {
+				if _, ok := mountAt(d.Sidecar, "/extra"); ok {
+					t.Errorf("the sidecar mounts a volume that is not PostgreSQL's")
+				}
+			}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			c := tc.cfg
+			if c.Image == "" && !strings.Contains(tc.name, "no image") {
+				c = cfg
+			}
+			in := tc.pod(t)
+			snapshot := toJSON(t, in)
+			out, d := Inject(in, tc.cluster, tc.policy, c)
+			if toJSON(t, in) != snapshot {
+				t.Fatalf("Inject modified its input")
+			}
+			if (d.Sidecar != nil) != tc.wantInject {
+				t.Fatalf("inject %v (%s), want %v", d.Sidecar != nil, d.Reason, tc.wantInject)
+			}
+			if tc.wantReason != "" && !strings.Contains(d.Reason, tc.wantReason) {
+				t.Errorf("reason %q, want it to contain %q", d.Reason, tc.wantReason)
+			}
+			if !tc.wantInject && out != in {
+				t.Errorf("a pod left alone must come back as it is")
+			}
+			if tc.check != nil {
+				tc.check(t, out, d)
+			}
+		})
+	}
+}
+
+func TestEffectiveSizeRules(t *testing.T) {
+	policy := &v1alpha1.StorageAutoscalePolicy{ObjectMeta: metav1.ObjectMeta{Name: "p"}}
+	policy.Status.EffectiveSizes = v1alpha1.EffectiveSizes{
+		Data: ptr.To(resource.MustParse("10Gi")), Tablespaces: map[string]resource.Quantity{"idx": resource.MustParse("3Gi")},
+	}
+	pvc := func(role, tablespace, request string) *corev1.PersistentVolumeClaim {
+		labels := map[string]string{pvcRoleLabel: role, clusterLabel: "orders"}
+		if tablespace != "" {
+			labels[tablespaceNameLabel] = tablespace
+		}
+		return cnpgPVC("db", "x", labels, request)
+	}
+	cases := []struct {
+		name   string
+		pvc    *corev1.PersistentVolumeClaim
+		policy *v1alpha1.StorageAutoscalePolicy
+		want   string // "" = unchanged
+	}{
+		{"data below the effective size is raised", pvc(pvcRoleData, "", "1Gi"), policy, "10Gi"},
+		{"data at the effective size stays", pvc(pvcRoleData, "", "10Gi"), policy, ""},
+		{"data above the effective size is never lowered", pvc(pvcRoleData, "", "20Gi"), policy, ""},
+		{"WAL without an effective size yet stays", pvc(pvcRoleWAL, "", "1Gi"), policy, ""},
+		{"a tablespace is sized by its name", pvc(pvcRoleTablespace, "idx", "1Gi"), policy, "3Gi"},
+		{"another tablespace's size does not apply", pvc(pvcRoleTablespace, "other", "1Gi"), policy, ""},
+		{"no policy: unchanged", pvc(pvcRoleData, "", "1Gi"), nil, ""},
+		{"an unknown role: unchanged", pvc("PG_SOMETHING", "", "1Gi"), policy, ""},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			size, ok, reason := EffectiveSize(tc.pvc, tc.policy)
+			if got := map[bool]string{true: size.String(), false: ""}[ok]; got != tc.want {
+				t.Errorf("got %q (%s), want %q", got, reason, tc.want)
+			}
+		})
+	}
+}
+
+func TestValidatePolicyRules(t *testing.T) {
+	withWAL := newCluster("db", "orders", clusterShape{wal: true, tablespaces: []string{"idx"}})
+	single := newCluster("db", "orders", clusterShape{})
+	good := func() *v1alpha1.StorageAutoscalePolicy {
+		return newPolicy("db", "orders", "orders", clusterShape{wal: true, tablespaces: []string{"idx"}})
+	}
+	cases := []struct {
+		name        string
+		policy      func() *v1alpha1.StorageAutoscalePolicy
+		cluster     *cnpgv1.Cluster
+		others      []v1alpha1.StorageAutoscalePolicy
+		wantError   string
+		wantWarning string
+	}{
+		{name: "a complete policy passes", policy: good, cluster: withWAL},
+		{name: "a missing cluster is a warning", policy: good, wantWarning: "CNPG Cluster orders does not exist in namespace db yet"},
+		{name: "a tablespace needs a rule", cluster: withWAL, wantError: "spec.volumes.tablespaces is missing a rule for tablespace idx",
+			policy: func() *v1alpha1.StorageAutoscalePolicy { p := good(); p.Spec.Volumes.Tablespaces = nil; return p }},
+		{name: "a byName rule needs a limit", cluster: withWAL, wantError: "spec.volumes.tablespaces.byName.idx.limit is required",
+			policy: func() *v1alpha1.StorageAutoscalePolicy {
+				p := good()
+				p.Spec.Volumes.Tablespaces.ByName = map[string]v1alpha1.VolumePolicy{"idx": {}}
+				return p
+			}},
+		{name: "a byName rule for an absent tablespace is a warning", cluster: withWAL, wantWarning: "byName.gone matches no tablespace",
+			policy: func() *v1alpha1.StorageAutoscalePolicy {
+				p := good()
+				p.Spec.Volumes.Tablespaces.ByName = map[string]v1alpha1.VolumePolicy{"gone": {Limit: ptr.To(resource.MustParse("1Gi"))}}
+				return p
+			}},
+		{name: "a disabled WAL rule needs no limit", cluster: withWAL,
+			policy: func() *v1alpha1.StorageAutoscalePolicy {
+				p := good()
+				p.Spec.Volumes.WAL = &v1alpha1.VolumePolicy{Enabled: ptr.To(false)}
+				return p
+			}},
+		{name: "a WAL rule on a single-volume cluster is a warning", cluster: single, wantWarning: "spec.volumes.wal is ignored",
+			policy: func() *v1alpha1.StorageAutoscalePolicy {
+				p := newPolicy("db", "orders", "orders", clusterShape{})
+				p.Spec.Volumes.WAL = &v1alpha1.VolumePolicy{Limit: ptr.To(resource.MustParse("1Gi"))}
+				return p
+			}},
+		{name: "a WAL limit below spec.walStorage.size", cluster: withWAL,
+			wantError: "spec.volumes.wal.limit 100Mi is below cluster orders's spec.walStorage.size 1Gi: the limit is the ceiling volumes are grown to; set spec.volumes.wal.limit to at least 1Gi",
+			policy: func() *v1alpha1.StorageAutoscalePolicy {
+				p := good()
+				p.Spec.Volumes.WAL.Limit = ptr.To(resource.MustParse("100Mi"))
+				return p
+			}},
+		{name: "step.max 0 is unbounded, not below min", cluster: withWAL,
+			policy: func() *v1alpha1.StorageAutoscalePolicy {
+				p := good()
+				p.Spec.Volumes.Data.Step.Min = resource.MustParse("5Gi")
+				return p
+			}},
+		{name: "a descriptor schedule parses", cluster: withWAL,
+			policy: func() *v1alpha1.StorageAutoscalePolicy {
+				p := good()
+				p.Spec.MaintenanceWindows = []v1alpha1.MaintenanceWindow{{Schedule: "@daily", Duration: metav1Duration("1h"), TimeZone: "Europe/Berlin"}}
+				return p
+			}},
+		{name: "a policy being deleted does not block its successor", policy: good, cluster: withWAL,
+			others: []v1alpha1.StorageAutoscalePolicy{func() v1alpha1.StorageAutoscalePolicy {
+				p := newPolicy("db", "old", "orders", clusterShape{})
+				p.DeletionTimestamp = &metav1.Time{Time: time.Now()}
+				return *p
+			}()}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			v := ValidatePolicy(tc.policy(), tc.cluster, tc.others)
+			errs, warns := strings.Join(v.Errors, "\n"), strings.Join(v.Warnings, "\n")
+			if tc.wantError == "" && errs != "" || !strings.Contains(errs, tc.wantError) {
+				t.Errorf("errors %q, want %q", errs, tc.wantError)
+			}
+			if tc.wantWarning == "" && warns != "" || !strings.Contains(warns, tc.wantWarning) {
+				t.Errorf("warnings %q, want %q", warns, tc.wantWarning)
+			}
+		})
+	}
+}
+
+func TestDecideRestartRules(t *testing.T) {
+	now := time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)
+	healthy := newCluster("db", "orders", clusterShape{})
+	healthy.Status.Phase = cnpgv1.PhaseHealthy
+	failing := healthy.DeepCopy()
+	failing.Status.Phase = "Failing over"
+	pod := func(name string, created time.Time, withSidecar bool) corev1.Pod {
+		p := corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: name, CreationTimestamp: metav1.Time{Time: created},
+			Labels: map[string]string{instanceRoleLabel: instanceRoleLabelValue, clusterLabel: "orders"}}}
+		if withSidecar {
+			p.Spec.InitContainers = []corev1.Container{{Name: SidecarName}}
+		}
+		return p
+	}
+	old := pod("orders-1", now.Add(-48*time.Hour), false)
+	cases := []struct {
+		name        string
+		on          bool
+		cluster     *cnpgv1.Cluster
+		pods        []corev1.Pod
+		last        time.Time
+		wantRestart bool
+		wantRetry   time.Duration
+		wantReason  string
+	}{
+		{"off: never", false, healthy, []corev1.Pod{old}, time.Time{}, false, 0, "restartExisting is false"},
+		{"a pod without the sidecar and no earlier restart: restart", true, healthy, []corev1.Pod{old}, time.Time{}, true, 0, "orders-1"},
+		{"every pod has the sidecar: nothing", true, healthy, []corev1.Pod{pod("orders-1", now, true)}, time.Time{}, false, 0, "every instance pod"},
+		{"an unhealthy cluster waits", true, failing, []corev1.Pod{old}, time.Time{}, false, time.Minute, "to be healthy"},
+		{"within the hour: wait for the rest of it", true, healthy, []corev1.Pod{old}, now.Add(-20 * time.Minute), false, 40 * time.Minute, "the next may be"},
+		{"after the hour: again", true, healthy, []corev1.Pod{old}, now.Add(-61 * time.Minute), true, 0, ""},
+		{"a pod created after our restart still lacks it: the webhook is broken, never again", true, healthy,
+			[]corev1.Pod{pod("orders-2", now.Add(-time.Minute), false)}, now.Add(-2 * time.Hour), false, 0, "webhook is not injecting"},
+		{"a terminating pod does not count", true, healthy, []corev1.Pod{func() corev1.Pod {
+			p := old
+			p.DeletionTimestamp = &metav1.Time{Time: now}
+			return p
+		}()}, time.Time{}, false, 0, "every instance pod"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			d := DecideRestart(tc.on, tc.cluster, tc.pods, tc.last, now)
+			if d.Restart != tc.wantRestart || d.RetryAfter != tc.wantRetry || !strings.Contains(d.Reason, tc.wantReason) {
+				t.Errorf("got %+v, want restart %v retry %s reason ~%q", d, tc.wantRestart, tc.wantRetry, tc.wantReason)
+			}
+		})
+	}
+}
+
+func TestSidecarMissingNamesLivePodsWithoutTheSidecar(t *testing.T) {
+	mk := func(name string, sidecar bool, phase corev1.PodPhase, role string) corev1.Pod {
+		p := corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: name, Labels: map[string]string{instanceRoleLabel: role}}}
+		p.Status.Phase = phase
+		if sidecar {
+			p.Spec.InitContainers = []corev1.Container{{Name: SidecarName}}
+		}
+		return p
+	}
+	pods := []corev1.Pod{
+		mk("orders-3", false, corev1.PodRunning, "instance"),
+		mk("orders-1", false, corev1.PodPending, "instance"),
+		mk("orders-2", true, corev1.PodRunning, "instance"),
+		mk("orders-4", false, corev1.PodFailed, "instance"),
+		mk("orders-join", false, corev1.PodRunning, ""),
+	}
+	if got := strings.Join(SidecarMissing(pods), ","); got != "orders-1,orders-3" {
+		t.Errorf("SidecarMissing %s, want orders-1,orders-3", got)
+	}
+	msg := SidecarMissingMessage("orders", "db", []string{"orders-1"})
+	for _, want := range []string{"orders-1", "kubectl cnpg restart orders -n db", "spec.injection.restartExisting: true"} {
+		if !strings.Contains(msg, want) {
+			t.Errorf("message %q lacks %q", msg, want)
+		}
+	}
+}
