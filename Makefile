@@ -63,6 +63,12 @@ lint: $(STATICCHECK) ## go vet, gofmt and staticcheck.
 test: envtest-bins ## Run every test: units, and integration on a real kube-apiserver built from source.
 	go test ./...
 
+.PHONY: bench
+bench: envtest-bins ## Run the controllers' benchmarks (heavy: 1,000 policies on a real kube-apiserver; ~10 min on 2 cores).
+	go test -run '^$$' -bench . -benchtime 3s ./controllers/plan/
+	go test -run '^$$' -bench Reconcile -benchtime 2000x -timeout 60m ./controllers/policy/
+	go test -run '^$$' -bench ReactionLatency -benchtime 30x -timeout 10m ./controllers/policy/
+
 ##@ Build
 
 .PHONY: build

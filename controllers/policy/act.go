@@ -43,6 +43,8 @@ type actOutcome struct {
 	refusedKind v1alpha1.GrowthKind
 	// clusterRaised describes the Cluster sizes raised by syncClusterSpec.
 	clusterRaised []string
+	// stale is true when a patch met a PVC changed since the snapshot.
+	stale bool
 	// err is the first other failure; the reconcile is retried with backoff.
 	err error
 }
@@ -105,6 +107,11 @@ func (r *Reconciler) patchPVCs(ctx context.Context, view *clusterView, decisions
 			outcome.refused[decision.PVC] = true
 			pvcLog.Info("ResourceQuota refused the growth; retrying later", "message", outcome.quotaRefusal, "retryIn", r.Config.QuotaRetryInterval)
 			r.recordQuotaEvent(view, pvc, decision, outcome.quotaRefusal)
+		case apierrors.IsConflict(err):
+			// The PVC changed since the snapshot (the cache lags a write):
+			// plan again on what is there now, soon, without an error.
+			outcome.stale = true
+			pvcLog.V(1).Info("PVC changed since the snapshot; planning again")
 		default:
 			pvcLog.Error(err, "patch PVC request")
 			if outcome.err == nil {

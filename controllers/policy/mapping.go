@@ -2,7 +2,9 @@ package policy
 
 import (
 	"context"
+	"fmt"
 
+	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	logf "sigs.k8s.io/controller-runtime/pkg/log"
@@ -14,6 +16,47 @@ import (
 // indexClusterRef indexes policies by spec.clusterRef.name, so that an event
 // on a cluster's object finds its policies without listing them all.
 const indexClusterRef = "spec.clusterRef.name"
+
+// indexObservationCluster indexes observations by spec.cluster, so that a
+// reconcile reads its cluster's observations, not its namespace's.
+const indexObservationCluster = "spec.cluster"
+
+// IndexFields registers the cache indexes the reconciler reads through.
+// SetupWithManager calls it; a manager built for the reconciler alone
+// (benchmarks) calls it before starting.
+func IndexFields(ctx context.Context, indexer client.FieldIndexer) error {
+	if err := indexer.IndexField(ctx, &v1alpha1.StorageAutoscalePolicy{}, indexClusterRef, clusterRefOf); err != nil {
+		return fmt.Errorf("index policies by %s: %w", indexClusterRef, err)
+	}
+	if err := indexer.IndexField(ctx, &v1alpha1.StorageObservation{}, indexObservationCluster, observedClusterOf); err != nil {
+		return fmt.Errorf("index observations by %s: %w", indexObservationCluster, err)
+	}
+	for _, object := range []client.Object{&corev1.PersistentVolumeClaim{}, &corev1.Pod{}} {
+		if err := indexer.IndexField(ctx, object, indexClusterLabel, clusterLabelOf); err != nil {
+			return fmt.Errorf("index %T by label %s: %w", object, labelCluster, err)
+		}
+	}
+	return nil
+}
+
+// indexClusterLabel indexes CNPG PVCs and pods by their cnpg.io/cluster
+// label: a label selector alone scans the whole namespace's objects.
+const indexClusterLabel = "metadata.labels.cnpg.io/cluster"
+
+func clusterLabelOf(object client.Object) []string {
+	if cluster := object.GetLabels()[labelCluster]; cluster != "" {
+		return []string{cluster}
+	}
+	return nil
+}
+
+func observedClusterOf(object client.Object) []string {
+	observation, ok := object.(*v1alpha1.StorageObservation)
+	if !ok || observation.Spec.Cluster == "" {
+		return nil
+	}
+	return []string{observation.Spec.Cluster}
+}
 
 func clusterRefOf(object client.Object) []string {
 	policy, ok := object.(*v1alpha1.StorageAutoscalePolicy)

@@ -130,7 +130,18 @@ func (r *Reconciler) reportInactive(ctx context.Context, view *clusterView, stat
 }
 
 func (r *Reconciler) forget(policy types.NamespacedName) {
-	if cluster, ok := r.clusters.LoadAndDelete(policy); ok {
+	cluster, ok := r.clusters.LoadAndDelete(policy)
+	if !ok {
+		return
+	}
+	// A conflicting policy of the same cluster may remain: its series stay.
+	remains := false
+	r.clusters.Range(func(key, value any) bool {
+		other := key.(types.NamespacedName)
+		remains = other.Namespace == policy.Namespace && value == cluster
+		return !remains
+	})
+	if !remains {
 		r.Metrics.ForgetCluster(policy.Namespace, cluster.(string))
 	}
 }

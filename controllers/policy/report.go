@@ -37,8 +37,15 @@ func (r *Reconciler) report(ctx context.Context, view *clusterView, result plan.
 	if outcome.err != nil {
 		return ctrl.Result{}, outcome.err
 	}
+	if outcome.stale {
+		return ctrl.Result{RequeueAfter: staleRetry}, nil
+	}
 	return ctrl.Result{RequeueAfter: r.requeueAfter(view, result, status)}, nil
 }
+
+// staleRetry is how soon a reconcile whose patch met a changed PVC runs
+// again: long enough for the cache to catch up with the change.
+const staleRetry = 200 * time.Millisecond
 
 // buildStatus is the new status: a pure function of the view, the plan and
 // what act did. It also returns the growths that finished and those that

@@ -43,8 +43,8 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager, options controller.Optio
 	if r.Clock == nil {
 		r.Clock = RealClock{}
 	}
-	if err := mgr.GetFieldIndexer().IndexField(context.Background(), &v1alpha1.StorageAutoscalePolicy{}, indexClusterRef, clusterRefOf); err != nil {
-		return fmt.Errorf("index policies by %s: %w", indexClusterRef, err)
+	if err := IndexFields(context.Background(), mgr.GetFieldIndexer()); err != nil {
+		return err
 	}
 	return ctrl.NewControllerManagedBy(mgr).
 		Named("storageautoscalepolicy").

@@ -69,7 +69,7 @@ func (r *Reconciler) snapshot(ctx context.Context, policy *v1alpha1.StorageAutos
 	}
 	view.cluster = cluster
 
-	inCluster := client.MatchingLabels{labelCluster: clusterName}
+	inCluster := client.MatchingFields{indexClusterLabel: clusterName}
 	var pvcs corev1.PersistentVolumeClaimList
 	if err := r.Client.List(ctx, &pvcs, client.InNamespace(namespace), inCluster, client.HasLabels{labelPVCRole}); err != nil {
 		return nil, fmt.Errorf("list PVCs of cluster %s/%s: %w", namespace, clusterName, err)
@@ -79,8 +79,8 @@ func (r *Reconciler) snapshot(ctx context.Context, policy *v1alpha1.StorageAutos
 		return nil, fmt.Errorf("list instance pods of cluster %s/%s: %w", namespace, clusterName, err)
 	}
 	var observations v1alpha1.StorageObservationList
-	if err := r.Client.List(ctx, &observations, client.InNamespace(namespace)); err != nil {
-		return nil, fmt.Errorf("list StorageObservations in %s: %w", namespace, err)
+	if err := r.Client.List(ctx, &observations, client.InNamespace(namespace), client.MatchingFields{indexObservationCluster: clusterName}); err != nil {
+		return nil, fmt.Errorf("list StorageObservations of cluster %s/%s: %w", namespace, clusterName, err)
 	}
 	classes, err := r.storageClasses(ctx, pvcs.Items)
 	if err != nil {
@@ -229,8 +229,8 @@ func (r *Reconciler) storageClasses(ctx context.Context, pvcs []corev1.Persisten
 // wins over this one (the older; the name breaks a tie), or "".
 func (r *Reconciler) olderPolicy(ctx context.Context, policy *v1alpha1.StorageAutoscalePolicy) (string, error) {
 	var policies v1alpha1.StorageAutoscalePolicyList
-	if err := r.Client.List(ctx, &policies, client.InNamespace(policy.Namespace)); err != nil {
-		return "", fmt.Errorf("list policies in %s: %w", policy.Namespace, err)
+	if err := r.Client.List(ctx, &policies, client.InNamespace(policy.Namespace), client.MatchingFields{indexClusterRef: policy.Spec.ClusterRef.Name}); err != nil {
+		return "", fmt.Errorf("list policies of cluster %s/%s: %w", policy.Namespace, policy.Spec.ClusterRef.Name, err)
 	}
 	winner := ""
 	for index := range policies.Items {
