@@ -6,12 +6,12 @@ import (
 	"sort"
 
 	rbacv1 "k8s.io/api/rbac/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/manager"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
@@ -42,8 +42,13 @@ func ObservationWriterRules() []rbacv1.PolicyRule {
 // cluster that has a policy (CNPG names it after the cluster) the sidecar's
 // verbs on observations, and takes them back when the last policy of the
 // namespace goes. A namespace without policies keeps no grant of ours.
+//
+// Roles and RoleBindings are read from the API server, not the cache: a
+// cache would hold every Role of the cluster for the sake of one per
+// namespace with a policy.
 type observationRBAC struct {
 	client client.Client
+	reader client.Reader
 }
 
 // SetupObservationRBAC adds the reconciler (leader only) to the manager.
@@ -56,7 +61,7 @@ func SetupObservationRBAC(mgr manager.Manager) error {
 	err := ctrl.NewControllerManagedBy(mgr).
 		Named("observation-rbac").
 		Watches(&v1alpha1.StorageAutoscalePolicy{}, byNamespace).
-		Complete(&observationRBAC{client: mgr.GetClient()})
+		Complete(&observationRBAC{client: mgr.GetClient(), reader: mgr.GetAPIReader()})
 	if err != nil {
 		return fmt.Errorf("set up the observation RBAC reconciler: %w", err)
 	}
@@ -85,37 +90,63 @@ func (r *observationRBAC) Reconcile(ctx context.Context, req reconcile.Request) 
 		}
 		return reconcile.Result{}, nil
 	}
-	role := &rbacv1.Role{ObjectMeta: key}
-	if _, err := controllerutil.CreateOrUpdate(ctx, r.client, role, func() error {
-		setManagedBy(&role.ObjectMeta)
-		role.Rules = ObservationWriterRules()
-		return nil
-	}); err != nil {
-		return reconcile.Result{}, fmt.Errorf("grant observation writing in %s (Role): %w", namespace, err)
-	}
 	names := make([]string, 0, len(accounts))
 	for name := range accounts {
 		names = append(names, name)
 	}
 	sort.Strings(names)
-	binding := &rbacv1.RoleBinding{ObjectMeta: key}
-	if _, err := controllerutil.CreateOrUpdate(ctx, r.client, binding, func() error {
-		setManagedBy(&binding.ObjectMeta)
-		binding.RoleRef = rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "Role", Name: ObservationWriterName}
-		binding.Subjects = binding.Subjects[:0]
-		for _, name := range names {
-			binding.Subjects = append(binding.Subjects, rbacv1.Subject{Kind: rbacv1.ServiceAccountKind, Name: name, Namespace: namespace})
+	role := &rbacv1.Role{ObjectMeta: key, Rules: ObservationWriterRules()}
+	if err := r.ensure(ctx, role, &rbacv1.Role{}, func(live client.Object) bool {
+		l := live.(*rbacv1.Role)
+		if equality.Semantic.DeepEqual(l.Rules, role.Rules) {
+			return false
 		}
-		return nil
+		l.Rules = role.Rules
+		return true
+	}); err != nil {
+		return reconcile.Result{}, fmt.Errorf("grant observation writing in %s (Role): %w", namespace, err)
+	}
+	binding := &rbacv1.RoleBinding{
+		ObjectMeta: key,
+		RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "Role", Name: ObservationWriterName},
+	}
+	for _, name := range names {
+		binding.Subjects = append(binding.Subjects, rbacv1.Subject{Kind: rbacv1.ServiceAccountKind, Name: name, Namespace: namespace})
+	}
+	if err := r.ensure(ctx, binding, &rbacv1.RoleBinding{}, func(live client.Object) bool {
+		l := live.(*rbacv1.RoleBinding)
+		if equality.Semantic.DeepEqual(l.Subjects, binding.Subjects) {
+			return false
+		}
+		l.Subjects = binding.Subjects
+		return true
 	}); err != nil {
 		return reconcile.Result{}, fmt.Errorf("grant observation writing in %s (RoleBinding): %w", namespace, err)
 	}
 	return reconcile.Result{}, nil
 }
 
-func setManagedBy(m *metav1.ObjectMeta) {
-	if m.Labels == nil {
-		m.Labels = map[string]string{}
+// ensure creates want, or updates the live object when update changes it.
+func (r *observationRBAC) ensure(ctx context.Context, want, live client.Object, update func(live client.Object) bool) error {
+	setManagedBy(want)
+	err := r.reader.Get(ctx, client.ObjectKeyFromObject(want), live)
+	if apierrors.IsNotFound(err) {
+		return r.client.Create(ctx, want)
 	}
-	m.Labels[managedByLabel] = managedByValue
+	if err != nil {
+		return err
+	}
+	if update(live) {
+		return r.client.Update(ctx, live)
+	}
+	return nil
+}
+
+func setManagedBy(o client.Object) {
+	labels := o.GetLabels()
+	if labels == nil {
+		labels = map[string]string{}
+	}
+	labels[managedByLabel] = managedByValue
+	o.SetLabels(labels)
 }

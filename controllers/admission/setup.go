@@ -35,11 +35,14 @@ func Setup(mgr manager.Manager, o Options) error {
 	}
 	server := webhook.NewServer(webhook.Options{Host: o.WebhookHost, Port: o.WebhookPort, CertDir: o.CertDir})
 	decoder := admission.NewDecoder(mgr.GetScheme())
+	// The webhooks read from the API server, not the cache: a policy created
+	// a moment before CNPG's pod must be seen, and pods and PVCs are created
+	// rarely enough for one LIST of the namespace's policies each.
 	server.Register(PodWebhookPath, &admission.Webhook{Handler: &podInjector{
-		reader: mgr.GetClient(), decoder: decoder, config: o.Sidecar, budget: o.HandlerBudget, log: log.WithName("pod"),
+		reader: mgr.GetAPIReader(), decoder: decoder, config: o.Sidecar, budget: o.HandlerBudget, log: log.WithName("pod"),
 	}})
 	server.Register(PVCWebhookPath, &admission.Webhook{Handler: &pvcSizer{
-		reader: mgr.GetClient(), decoder: decoder, budget: o.HandlerBudget, log: log.WithName("pvc"),
+		reader: mgr.GetAPIReader(), decoder: decoder, budget: o.HandlerBudget, log: log.WithName("pvc"),
 	}})
 	server.Register(PolicyWebhookPath, &admission.Webhook{Handler: &policyValidator{
 		reader: mgr.GetAPIReader(), decoder: decoder, budget: o.HandlerBudget,
