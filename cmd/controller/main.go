@@ -1,8 +1,8 @@
-// Command controller runs the StorageAutoscalePolicy controller and, later,
-// the add-on's admission webhooks (DESIGN §6, §7).
+// Command controller runs the StorageAutoscalePolicy controller and the
+// add-on's admission webhooks (DESIGN §6, §7).
 //
 // It only parses flags and wires the manager; the work is in
-// controllers/policy.
+// controllers/policy and controllers/admission.
 package main
 
 import (
@@ -10,6 +10,9 @@ import (
 	"fmt"
 	"os"
 	"time"
+	// Maintenance windows name IANA time zones; the distroless image has no
+	// time-zone database of its own.
+	_ "time/tzdata"
 
 	cnpgv1 "github.com/cloudnative-pg/cloudnative-pg/api/v1"
 	"github.com/go-logr/logr"
@@ -24,6 +27,7 @@ import (
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	"github.com/pgstorage/cnpg-storage-autoscaler/apis/v1alpha1"
+	"github.com/pgstorage/cnpg-storage-autoscaler/controllers/admission"
 	"github.com/pgstorage/cnpg-storage-autoscaler/controllers/metrics"
 	"github.com/pgstorage/cnpg-storage-autoscaler/controllers/policy"
 )
@@ -40,9 +44,8 @@ type options struct {
 	quotaRetryInterval      time.Duration
 	syncPeriod              time.Duration
 	maxConcurrentReconciles int
-	// Webhook placeholders: served once the admission work lands (DESIGN §6).
-	webhookPort    int
-	webhookCertDir string
+	// admission holds the webhook, certificate and sidecar flags.
+	admission *admission.Options
 }
 
 func parseFlags(args []string, output *os.File) (options, *zap.Options, error) {
@@ -57,8 +60,7 @@ func parseFlags(args []string, output *os.File) (options, *zap.Options, error) {
 	flags.DurationVar(&o.quotaRetryInterval, "quota-retry-interval", policy.DefaultQuotaRetryInterval, "After a ResourceQuota refused a growth, wait this long before trying the patch again.")
 	flags.DurationVar(&o.syncPeriod, "sync-period", 10*time.Hour, "Resync every watched object this often even without changes (a safety net; the controller requeues itself when time alone changes a decision).")
 	flags.IntVar(&o.maxConcurrentReconciles, "max-concurrent-reconciles", 4, "Policies reconciled in parallel.")
-	flags.IntVar(&o.webhookPort, "webhook-port", 9443, "Port the admission webhooks will be served on (not served yet).")
-	flags.StringVar(&o.webhookCertDir, "webhook-cert-dir", "", "Directory of the webhooks' serving certificate tls.crt/tls.key (not used yet).")
+	o.admission = admission.BindFlags(flags)
 	// --kubeconfig is registered by controller-runtime on the default flag set.
 	flags.String("kubeconfig", "", "Path to a kubeconfig; empty: in-cluster configuration, else $KUBECONFIG or ~/.kube/config.")
 	zapOptions := &zap.Options{}
@@ -130,16 +132,18 @@ func run(o options, log logr.Logger) error {
 		Config: policy.Config{
 			ResizeTimeout:      o.resizeTimeout,
 			QuotaRetryInterval: o.quotaRetryInterval,
+			MissingSidecars:    admission.SidecarMissing,
 		},
 	}
 	if err := reconciler.SetupWithManager(manager, controller.Options{MaxConcurrentReconciles: o.maxConcurrentReconciles}); err != nil {
 		return err
 	}
 
-	// Admission webhooks (DESIGN §6) are registered here, on
-	// manager.GetWebhookServer() built from o.webhookPort and
-	// o.webhookCertDir, by the admission work: every replica serves them,
-	// leader or not.
+	// Admission brings its own webhook server (every replica serves, leader
+	// or not), the certificate rotator and its reconcilers.
+	if err := admission.Setup(manager, *o.admission); err != nil {
+		return err
+	}
 
 	if err := manager.AddHealthzCheck("healthz", healthz.Ping); err != nil {
 		return fmt.Errorf("add health check: %w", err)
