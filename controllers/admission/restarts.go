@@ -94,7 +94,7 @@ func (r *sidecarRestarts) Reconcile(ctx context.Context, req reconcile.Request) 
 	// restart twice: the second patch conflicts and re-reads the annotation.
 	if err := r.client.Patch(ctx, cluster, client.MergeFromWithOptions(base, client.MergeFromWithOptimisticLock{})); err != nil {
 		if apierrors.IsConflict(err) {
-			return reconcile.Result{Requeue: true}, nil
+			return reconcile.Result{RequeueAfter: time.Second}, nil
 		}
 		return reconcile.Result{}, fmt.Errorf("ask CNPG to restart cluster %s: %w", cluster.Name, err)
 	}
