@@ -5,6 +5,7 @@
 //	sandbox down        remove everything the sandbox made, also after a crash
 //	sandbox status      say whether it is up and what runs on it
 //	sandbox kubeconfig  print the path of the admin kubeconfig
+//	sandbox fill        write into a CNPG instance's volume until it is N % full
 package main
 
 import (
@@ -28,6 +29,8 @@ commands:
   down        remove every process, mount, loop device, network and directory it made
   status      say whether the sandbox is up, and what runs on it
   kubeconfig  print the admin kubeconfig's path (export KUBECONFIG=$(sandbox kubeconfig))
+  fill        write into a CNPG instance's volume: fill --cluster C [--namespace N] [--instance P]
+              [--volume data|wal|<tablespace>] [--rate 8MiB/s] [--until 90%] [--raw]
 `
 
 func main() {
@@ -43,17 +46,17 @@ func main() {
 		}
 		return
 	}
-	if err := flags.Parse(os.Args[1:]); err != nil || flags.NArg() != 1 {
+	if err := flags.Parse(os.Args[1:]); err != nil || flags.NArg() < 1 {
 		flags.Usage()
 		os.Exit(2)
 	}
-	if err := runCommand(ctx, flags.Arg(0), *repo); err != nil {
+	if err := runCommand(ctx, flags.Arg(0), *repo, flags.Args()[1:]); err != nil {
 		fmt.Fprintln(os.Stderr, "sandbox:", err)
 		os.Exit(1)
 	}
 }
 
-func runCommand(ctx context.Context, command, repo string) error {
+func runCommand(ctx context.Context, command, repo string, args []string) error {
 	if repo == "" {
 		var err error
 		if repo, err = findRepo(); err != nil {
@@ -61,9 +64,12 @@ func runCommand(ctx context.Context, command, repo string) error {
 		}
 	}
 	layout := sandbox.DefaultLayout(repo)
-	if command == "kubeconfig" {
+	switch command {
+	case "kubeconfig":
 		fmt.Println(layout.Kubeconfig())
 		return nil
+	case "fill":
+		return runFill(ctx, layout, args)
 	}
 	sb, err := sandbox.New(layout, os.Stdout)
 	if err != nil {

@@ -1,0 +1,172 @@
+package framework
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Mount paths of CNPG instance volumes (FACTS.md).
+const (
+	DataMount       = "/var/lib/postgresql/data"
+	WALMount        = "/var/lib/postgresql/wal"
+	TablespaceMount = "/var/lib/postgresql/tablespaces/"
+)
+
+// FillSpec says how to fill one volume of one CNPG instance.
+type FillSpec struct {
+	Namespace string
+	Pod       string // the instance pod
+	// Volume is data, wal or a tablespace name.
+	Volume string
+	// RateBytesPerSecond is how much to write per second.
+	RateBytesPerSecond int64
+	// UntilPercent stops when the volume is at least this full (df, as
+	// PostgreSQL sees it).
+	UntilPercent float64
+	// Raw writes files under the mount path instead of going through
+	// PostgreSQL (for volumes PostgreSQL cannot fill on purpose).
+	Raw bool
+}
+
+// Usage is a volume's fill as df sees it inside the postgres container.
+type Usage struct {
+	SizeBytes, AvailableBytes int64
+}
+
+// UsedPercent counts reserved blocks as used, like the add-on does.
+func (u Usage) UsedPercent() float64 {
+	if u.SizeBytes == 0 {
+		return 0
+	}
+	return 100 * float64(u.SizeBytes-u.AvailableBytes) / float64(u.SizeBytes)
+}
+
+// MountPath is where an instance mounts a volume.
+func MountPath(volume string) string {
+	switch volume {
+	case "data":
+		return DataMount
+	case "wal":
+		return WALMount
+	default:
+		return TablespaceMount + volume
+	}
+}
+
+// VolumeUsage runs df in the instance's postgres container.
+func (c *Cluster) VolumeUsage(ctx context.Context, namespace, pod, volume string) (Usage, error) {
+	out, err := c.Exec(ctx, namespace, pod, "postgres", "df", "-B1", "--output=size,avail", MountPath(volume))
+	if err != nil {
+		return Usage{}, err
+	}
+	fields := strings.Fields(out)
+	if len(fields) < 4 {
+		return Usage{}, fmt.Errorf("unexpected df output %q", out)
+	}
+	size, err1 := strconv.ParseInt(fields[len(fields)-2], 10, 64)
+	avail, err2 := strconv.ParseInt(fields[len(fields)-1], 10, 64)
+	if err1 != nil || err2 != nil {
+		return Usage{}, fmt.Errorf("unexpected df output %q", out)
+	}
+	return Usage{SizeBytes: size, AvailableBytes: avail}, nil
+}
+
+// Fill writes into a volume at a steady rate until it is UntilPercent full,
+// reporting each step to progress (may be nil). Data and tablespace volumes
+// fill through INSERTs of incompressible rows; the WAL volume fills through
+// INSERTs while a replication slot holds the WAL back; Raw writes files.
+// A volume that grows under it keeps being filled: the target is a
+// percentage, so growth moves the goal post exactly as it does for users.
+func (c *Cluster) Fill(ctx context.Context, spec FillSpec, progress io.Writer) error {
+	if spec.RateBytesPerSecond <= 0 {
+		spec.RateBytesPerSecond = 20 << 20
+	}
+	if err := c.prepareFill(ctx, spec); err != nil {
+		return err
+	}
+	for step := 0; ; step++ {
+		usage, err := c.VolumeUsage(ctx, spec.Namespace, spec.Pod, spec.Volume)
+		if err != nil {
+			return err
+		}
+		if progress != nil {
+			fmt.Fprintf(progress, "%s %s: %.1f%% of %d MiB used\n", spec.Pod, spec.Volume, usage.UsedPercent(), usage.SizeBytes>>20)
+		}
+		if usage.UsedPercent() >= spec.UntilPercent {
+			return nil
+		}
+		start := time.Now()
+		if err := c.writeChunk(ctx, spec, step); err != nil {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(time.Second - time.Since(start)):
+		}
+	}
+}
+
+const fillTable = "pgstorage_fill"
+
+// rowBytes is the stored size of one fill row: 30 md5 strings, random, so
+// incompressible, and under TOAST's 2 kB threshold so stored inline.
+const rowBytes = 30*32 + 40
+
+func (c *Cluster) prepareFill(ctx context.Context, spec FillSpec) error {
+	if spec.Raw {
+		return nil
+	}
+	table := fillTable
+	stmts := []string{}
+	switch spec.Volume {
+	case "data":
+		stmts = append(stmts, "create table if not exists "+table+" (id bigserial, payload text)")
+	case "wal":
+		// A slot that reserves WAL now and is never consumed: checkpoints
+		// can no longer recycle segments, so every INSERT's WAL stays.
+		stmts = append(stmts,
+			"create table if not exists "+table+" (id bigserial, payload text)",
+			"select pg_create_physical_replication_slot('pgstorage_fill_hold', true) "+
+				"where not exists (select 1 from pg_replication_slots where slot_name = 'pgstorage_fill_hold')")
+	default:
+		table = fillTable + "_" + spec.Volume
+		stmts = append(stmts, fmt.Sprintf("create table if not exists %s (id bigserial, payload text) tablespace %s", table, quoteIdent(spec.Volume)))
+	}
+	for _, sql := range stmts {
+		if _, err := c.PSQL(ctx, spec.Namespace, spec.Pod, sql); err != nil {
+			return fmt.Errorf("prepare fill of %s: %w", spec.Volume, err)
+		}
+	}
+	return nil
+}
+
+func (c *Cluster) writeChunk(ctx context.Context, spec FillSpec, step int) error {
+	if spec.Raw {
+		mib := max(spec.RateBytesPerSecond>>20, 1)
+		file := fmt.Sprintf("%s/pgstorage-fill-%d", MountPath(spec.Volume), step)
+		_, err := c.Exec(ctx, spec.Namespace, spec.Pod, "postgres", "dd", "if=/dev/urandom", "of="+file,
+			"bs=1M", "count="+strconv.FormatInt(mib, 10), "conv=fsync", "status=none")
+		return err
+	}
+	table := fillTable
+	if spec.Volume != "data" && spec.Volume != "wal" {
+		table = fillTable + "_" + spec.Volume
+	}
+	rows := max(spec.RateBytesPerSecond/rowBytes, 1)
+	sql := fmt.Sprintf("insert into %s (payload) select string_agg(md5(random()::text || g::text || s::text), '') "+
+		"from generate_series(1, %d) g, generate_series(1, 30) s group by g", table, rows)
+	if spec.Volume == "wal" {
+		sql += "; select pg_switch_wal()"
+	}
+	_, err := c.PSQL(ctx, spec.Namespace, spec.Pod, sql)
+	return err
+}
+
+func quoteIdent(s string) string {
+	return `"` + strings.ReplaceAll(s, `"`, `""`) + `"`
+}
