@@ -78,17 +78,13 @@ func (r *Reconciler) recordClusterSyncEvent(view *clusterView, changes []string)
 // recordHistoryEvents tells about growths that finished in this reconcile.
 func (r *Reconciler) recordHistoryEvents(view *clusterView, finished []v1alpha1.GrowthRecord) {
 	for _, record := range finished {
-		var pvc *corev1.PersistentVolumeClaim
-		if len(record.PVCs) > 0 {
-			pvc = view.pvcs[record.PVCs[0]]
-		}
 		switch record.Outcome {
 		case v1alpha1.OutcomeSucceeded:
 			note := fmt.Sprintf("growth of %s to %s done on %s", roleName(record.Role, record.Tablespace), record.To.String(), strings.Join(record.PVCs, ", "))
 			r.event(view.cluster, view.policy, corev1.EventTypeNormal, eventGrowthSucceeded, eventActionTrackResize, note)
 		case v1alpha1.OutcomeFailed:
 			for _, name := range record.PVCs {
-				if pvc = view.pvcs[name]; pvc != nil && !view.resize[name].reachedAtLeast(record.To) {
+				if pvc := view.pvcs[name]; pvc != nil && !view.resize[name].reachedAtLeast(record.To) {
 					r.event(pvc, view.cluster, corev1.EventTypeWarning, eventResizeFailed, eventActionTrackResize, record.Message)
 				}
 			}
