@@ -12,6 +12,8 @@ TOOLS          := $(CURDIR)/e2e/tools
 KUBE_VERSION   := v1.34.4
 KUBE_BIN       := $(BIN)/k8s-$(KUBE_VERSION)
 CONTROLLER_GEN := $(BIN)/controller-gen
+HELM           := $(BIN)/helm
+CHART          := deploy/helm/cnpg-storage-autoscaler
 STATICCHECK    := $(BIN)/staticcheck
 CRD_DIR        := deploy/crds
 
@@ -36,14 +38,15 @@ generate: $(CONTROLLER_GEN) ## Generate DeepCopy methods from the API types.
 	$(CONTROLLER_GEN) object paths=./apis/...
 
 .PHONY: manifests
-manifests: $(CONTROLLER_GEN) ## Generate the CRDs from the API types' markers.
+manifests: $(CONTROLLER_GEN) $(HELM) ## Generate the CRDs, copy them and deploy/admission into the chart, render deploy/kustomize from it.
 	$(CONTROLLER_GEN) crd:allowDangerousTypes=true paths=./apis/... output:crd:artifacts:config=$(CRD_DIR)
+	KUBE_VERSION=$(KUBE_VERSION) hack/chart-sync.sh $(HELM)
 
-GENERATED_PATHS := apis $(CRD_DIR)
+GENERATED_PATHS := apis $(CRD_DIR) $(CHART)/crds $(CHART)/files deploy/kustomize
 generated_hash = find $(GENERATED_PATHS) -type f | sort | xargs sha256sum | sha256sum
 
 .PHONY: verify
-verify: $(CONTROLLER_GEN) ## Fail when the generated files are stale (regenerates them).
+verify: $(CONTROLLER_GEN) $(HELM) ## Fail when the generated files are stale (regenerates them).
 	@before=$$($(generated_hash)); \
 	$(MAKE) --no-print-directory generate manifests >/dev/null; \
 	if [ "$$before" != "$$($(generated_hash))" ]; then \
@@ -79,6 +82,12 @@ build: ## Build the binaries into bin/.
 build-cross: ## Check that every binary builds for linux/amd64 and linux/arm64 without cgo.
 	CGO_ENABLED=0 GOOS=linux GOARCH=amd64 go build ./cmd/...
 	CGO_ENABLED=0 GOOS=linux GOARCH=arm64 go build ./cmd/...
+
+.PHONY: chart-lint
+chart-lint: $(HELM) ## helm lint --strict the chart with its defaults and with cert-manager and monitoring on.
+	$(HELM) lint --strict $(CHART) --namespace pgstorage-system --kube-version $(KUBE_VERSION)
+	$(HELM) lint --strict $(CHART) --namespace pgstorage-system --kube-version $(KUBE_VERSION) \
+	  --set certManager.enabled=true --set metrics.serviceMonitor.enabled=true --set metrics.podMonitor.enabled=true
 
 ##@ Sandbox (a real single-node Kubernetes with the real CNPG operator; needs root)
 
@@ -125,6 +134,13 @@ $(CONTROLLER_GEN): $(TOOLS)/controller-gen/go.mod $(TOOLS)/controller-gen/go.sum
 $(STATICCHECK): $(TOOLS)/staticcheck/go.mod $(TOOLS)/staticcheck/go.sum
 	@$(timed) "build staticcheck" \
 	  hack/build-tools.sh staticcheck $(BIN) staticcheck=honnef.co/go/tools/cmd/staticcheck
+
+.PHONY: helm
+helm: $(HELM) ## Build the helm command (Helm v3.21.4, e2e/tools/helm) into bin/helm.
+
+$(HELM): $(TOOLS)/helm/go.mod $(TOOLS)/helm/go.sum
+	@$(timed) "build helm (cold: ~5 min, warm: ~10 s)" \
+	  hack/build-tools.sh helm $(BIN) helm=helm.sh/helm/v3/cmd/helm
 
 .PHONY: clean
 clean: ## Remove bin/.
