@@ -140,9 +140,9 @@ func TestWebhooksFailOpen(t *testing.T) {
 
 			args := deployment.Spec.Template.Spec.Containers[0].Args
 			for flag, want := range map[string]string{
-				"--mutating-webhook-name":   mutating.Name,
-				"--validating-webhook-name": validating.Name,
-				"--webhook-service-name":    service.Name,
+				"--mutating-webhook-name":    mutating.Name,
+				"--validating-webhook-name":  validating.Name,
+				"--webhook-service-name":     service.Name,
 				"--webhook-secret-namespace": set.namespace,
 			} {
 				if got, _ := argValue(args, flag); got != want {
