@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 )
 
@@ -48,12 +49,20 @@ func (s *Sandbox) images(ctx context.Context) ([]sandboxImage, error) {
 			},
 		},
 		{
-			// CNPG's image contract: /manager, which an init container of
-			// every instance pod copies into the pod.
-			spec: imageSpec{name: s.cnpgImage, entrypoint: []string{"/manager"}, user: "10001:10001"},
-			key:  "cnpg-" + s.tools["cnpg"],
+			// CNPG's image contract (its own Dockerfile): /manager, which an
+			// init container of every instance pod copies into the pod, and
+			// /operator/manager_<arch>, which the operator serves to instances
+			// and without which it refuses to report a Cluster's status
+			// ("invalid architecture").
+			spec: imageSpec{name: s.cnpgImage, entrypoint: []string{"/manager"}, user: "10001:10001", workdir: "/"},
+			key:  "cnpg-v2-" + s.tools["cnpg"],
 			layer: func(_ context.Context, path string) error {
-				return writeFilesLayer(path, []imageFile{{path: "/manager", source: filepath.Join(s.tools["cnpg"], "manager"), mode: 0o755}})
+				manager := filepath.Join(s.tools["cnpg"], "manager")
+				return writeFilesLayer(path, []imageFile{
+					{path: "/manager", source: manager, mode: 0o755},
+					{path: "/operator/", mode: 0o755},
+					{path: "/operator/manager_" + runtime.GOARCH, source: manager, mode: 0o755},
+				})
 			},
 		},
 		{
