@@ -2,36 +2,33 @@ package main
 
 import (
 	"fmt"
+	"os"
 	"time"
 
-	"k8s.io/apimachinery/pkg/api/meta"
-	"k8s.io/apimachinery/pkg/runtime"
-	"sigs.k8s.io/controller-runtime/pkg/client"
-	ctrlconfig "sigs.k8s.io/controller-runtime/pkg/client/config"
-
-	"github.com/pgstorage/cnpg-storage-autoscaler/apis/v1alpha1"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/clientcmd"
 )
 
-// newClient knows only StorageObservation. The REST mapping is static: a
-// discovery round trip at start would be one more thing to fail while the
-// API server is away, and discovery caches cost memory the sidecar does not have.
-func newClient() (client.Client, error) {
-	cfg, err := ctrlconfig.GetConfig()
+// apiServerConfig finds the API server as controller-runtime does in a pod:
+// KUBECONFIG when set (tests, running outside a cluster), else the in-cluster
+// service account. controller-runtime itself is not linked: its client brings
+// client-go's full scheme, memory the sidecar does not have (sidecar/report).
+func apiServerConfig() (*rest.Config, error) {
+	var (
+		cfg *rest.Config
+		err error
+	)
+	if os.Getenv(clientcmd.RecommendedConfigPathEnvVar) != "" {
+		cfg, err = clientcmd.NewNonInteractiveDeferredLoadingClientConfig(
+			clientcmd.NewDefaultClientConfigLoadingRules(), &clientcmd.ConfigOverrides{}).ClientConfig()
+	} else {
+		cfg, err = rest.InClusterConfig()
+	}
 	if err != nil {
 		return nil, fmt.Errorf("find the API server (KUBECONFIG or in-cluster service account): %w", err)
 	}
 	cfg.UserAgent = "pgstorage-sidecar"
 	// Bounded requests: a hung API server must not stall the probe loop.
 	cfg.Timeout = 10 * time.Second
-	scheme := runtime.NewScheme()
-	if err := v1alpha1.AddToScheme(scheme); err != nil {
-		return nil, fmt.Errorf("register StorageObservation: %w", err)
-	}
-	mapper := meta.NewDefaultRESTMapper(nil)
-	mapper.Add(v1alpha1.GroupVersion.WithKind("StorageObservation"), meta.RESTScopeNamespace)
-	c, err := client.New(cfg, client.Options{Scheme: scheme, Mapper: mapper})
-	if err != nil {
-		return nil, fmt.Errorf("client for the API server: %w", err)
-	}
-	return c, nil
+	return cfg, nil
 }

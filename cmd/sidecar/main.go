@@ -36,8 +36,8 @@
 // In PGSTORAGE_VOLUMES volumes are separated by ';' or newlines. Given
 // --volume flags replace the environment list entirely.
 //
-// The API server is found as controller-runtime does: KUBECONFIG, else the
-// in-cluster service account. The sidecar needs get, create, update and
+// The API server is found through KUBECONFIG when set, else the in-cluster
+// service account. The sidecar needs get, create, update and
 // delete on storageobservations and update on storageobservations/status in
 // its namespace (delete only removes an observation left by an earlier pod of
 // the same name).
@@ -92,7 +92,11 @@ func run(ctx context.Context, s config.Sidecar, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
-	c, err := newClient()
+	cfg, err := apiServerConfig()
+	if err != nil {
+		return err
+	}
+	reporter, err := report.New(cfg, report.Identity{PodName: s.PodName, Namespace: s.PodNamespace, PodUID: s.PodUID, Cluster: s.Cluster}, s.Heartbeat)
 	if err != nil {
 		return err
 	}
@@ -100,7 +104,7 @@ func run(ctx context.Context, s config.Sidecar, log *slog.Logger) error {
 	r := &runner.Runner{
 		Volumes:      runner.NewVolumes(s.Volumes),
 		Postgres:     collector,
-		Reporter:     report.New(c, report.Identity{PodName: s.PodName, Namespace: s.PodNamespace, PodUID: s.PodUID, Cluster: s.Cluster}, s.Heartbeat),
+		Reporter:     reporter,
 		Metrics:      m,
 		Log:          log,
 		Interval:     s.Interval,

@@ -7,7 +7,7 @@ import (
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/types"
-	"sigs.k8s.io/controller-runtime/pkg/client"
+	"k8s.io/client-go/rest"
 
 	"github.com/pgstorage/cnpg-storage-autoscaler/apis/v1alpha1"
 	"github.com/pgstorage/cnpg-storage-autoscaler/sidecar/decide"
@@ -26,7 +26,7 @@ const (
 // Reporter owns the pod's observation. Not safe for concurrent use: the
 // sidecar's single probe loop calls it.
 type Reporter struct {
-	client    client.Client
+	client    *observations
 	id        Identity
 	heartbeat time.Duration
 
@@ -35,9 +35,14 @@ type Reporter struct {
 	backoff backoff
 }
 
-// New returns a Reporter; it talks to the API server only when Report writes.
-func New(c client.Client, id Identity, heartbeat time.Duration) *Reporter {
-	return &Reporter{client: c, id: id, heartbeat: heartbeat}
+// New returns a Reporter writing through cfg (its timeout bounds every
+// request); it talks to the API server only when Report writes.
+func New(cfg *rest.Config, id Identity, heartbeat time.Duration) (*Reporter, error) {
+	c, err := newObservations(cfg)
+	if err != nil {
+		return nil, err
+	}
+	return &Reporter{client: c, id: id, heartbeat: heartbeat}, nil
 }
 
 // Report writes status if it is worth writing at now. The reason says why it
@@ -66,23 +71,27 @@ func (r *Reporter) write(ctx context.Context, status *v1alpha1.StorageObservatio
 		}
 	}
 	r.current.Status = *status.DeepCopy()
-	err := r.client.Status().Update(ctx, r.current)
+	updated, err := r.client.updateStatus(ctx, r.current)
 	switch {
 	case err == nil:
+		r.current = updated
 		return nil
 	case apierrors.IsConflict(err):
 		// Someone else touched the object (a label, a controller): take
 		// theirs and put our status on top once; a second conflict waits for
 		// the backoff.
-		if err := r.client.Get(ctx, client.ObjectKeyFromObject(r.current), r.current); err != nil {
+		theirs, err := r.client.get(ctx, r.key())
+		if err != nil {
 			r.current = nil
 			return fmt.Errorf("re-read observation %s after a conflict: %w", r.key(), err)
 		}
-		r.current.Status = *status.DeepCopy()
-		if err := r.client.Status().Update(ctx, r.current); err != nil {
+		theirs.Status = *status.DeepCopy()
+		updated, err := r.client.updateStatus(ctx, theirs)
+		if err != nil {
 			r.current = nil
 			return fmt.Errorf("update observation status %s after a conflict: %w", r.key(), err)
 		}
+		r.current = updated
 		return nil
 	default:
 		// Deleted, or anything else: start again from the API server's
@@ -98,32 +107,30 @@ func (r *Reporter) write(ctx context.Context, status *v1alpha1.StorageObservatio
 // UID: it is deleted and made anew rather than waiting for the garbage
 // collector.
 func (r *Reporter) ensure(ctx context.Context) error {
-	obs := r.id.newObservation()
-	err := r.client.Create(ctx, obs)
+	created, err := r.client.create(ctx, r.id.newObservation())
 	if err == nil {
-		r.current = obs
+		r.current = created
 		return nil
 	}
 	if !apierrors.IsAlreadyExists(err) {
 		return fmt.Errorf("create observation %s: %w", r.key(), err)
 	}
-	existing := &v1alpha1.StorageObservation{}
-	if err := r.client.Get(ctx, r.key(), existing); err != nil {
+	existing, err := r.client.get(ctx, r.key())
+	if err != nil {
 		return fmt.Errorf("read existing observation %s: %w", r.key(), err)
 	}
 	if existing.Spec.PodUID == r.id.PodUID {
 		r.current = existing
 		return nil
 	}
-	uid := existing.UID
-	if err := r.client.Delete(ctx, existing, client.Preconditions{UID: &uid}); err != nil && !apierrors.IsNotFound(err) {
+	if err := r.client.deleteExactly(ctx, r.key(), existing.UID); err != nil && !apierrors.IsNotFound(err) {
 		return fmt.Errorf("delete observation %s left by pod UID %s: %w", r.key(), existing.Spec.PodUID, err)
 	}
-	obs = r.id.newObservation()
-	if err := r.client.Create(ctx, obs); err != nil {
+	created, err = r.client.create(ctx, r.id.newObservation())
+	if err != nil {
 		return fmt.Errorf("create observation %s after removing the previous pod's: %w", r.key(), err)
 	}
-	r.current = obs
+	r.current = created
 	return nil
 }
 

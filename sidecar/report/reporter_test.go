@@ -81,6 +81,17 @@ func get(t *testing.T, id report.Identity) *v1alpha1.StorageObservation {
 	return obs
 }
 
+// newReporter writes through the sidecar's own client; the tests read back
+// through controller-runtime's, an independent path to the same API server.
+func newReporter(t *testing.T, cfg *rest.Config, id report.Identity) *report.Reporter {
+	t.Helper()
+	r, err := report.New(cfg, id, time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
 func mustReport(t *testing.T, r *report.Reporter, status *v1alpha1.StorageObservationStatus, now time.Time, want report.Outcome) {
 	t.Helper()
 	got, reason, err := r.Report(context.Background(), status, now)
@@ -94,7 +105,7 @@ func mustReport(t *testing.T, r *report.Reporter, status *v1alpha1.StorageObserv
 
 func TestObservationIsCreatedOwnedByThePodAndUpdatedOnlyOnChange(t *testing.T) {
 	id := newPod(t)
-	r := report.New(env.Client, id, time.Minute)
+	r := newReporter(t, env.Config, id)
 
 	mustReport(t, r, observed(t0, 100*mib), t0, report.Written)
 	obs := get(t, id)
@@ -138,7 +149,7 @@ func TestObservationIsCreatedOwnedByThePodAndUpdatedOnlyOnChange(t *testing.T) {
 
 func TestAConflictIsRetriedAndKeepsTheOtherWritersChange(t *testing.T) {
 	id := newPod(t)
-	r := report.New(env.Client, id, time.Minute)
+	r := newReporter(t, env.Config, id)
 	mustReport(t, r, observed(t0, 100*mib), t0, report.Written)
 
 	// Another writer changes the object: the reporter's copy is now stale.
@@ -167,11 +178,7 @@ func TestAnAPIServerOutageIsRetriedWithBackoff(t *testing.T) {
 	proxy := startProxy(t, apiserver.Host)
 	cfg := rest.CopyConfig(env.Config)
 	cfg.Host = "https://" + proxy.addr
-	c, err := client.New(cfg, client.Options{Scheme: env.Scheme})
-	if err != nil {
-		t.Fatal(err)
-	}
-	r := report.New(c, id, time.Minute)
+	r := newReporter(t, cfg, id)
 	mustReport(t, r, observed(t0, 100*mib), t0, report.Written)
 
 	proxy.down()
@@ -205,7 +212,7 @@ func TestAnObservationLeftByAPreviousPodOfTheSameNameIsReplaced(t *testing.T) {
 	if err := env.Client.Create(context.Background(), stale); err != nil {
 		t.Fatal(err)
 	}
-	r := report.New(env.Client, id, time.Minute)
+	r := newReporter(t, env.Config, id)
 	mustReport(t, r, observed(t0, 100*mib), t0, report.Written)
 	obs := get(t, id)
 	if obs.Spec.PodUID != id.PodUID || obs.UID == stale.UID {
@@ -215,9 +222,9 @@ func TestAnObservationLeftByAPreviousPodOfTheSameNameIsReplaced(t *testing.T) {
 
 func TestARestartedSidecarAdoptsItsOwnObservation(t *testing.T) {
 	id := newPod(t)
-	mustReport(t, report.New(env.Client, id, time.Minute), observed(t0, 100*mib), t0, report.Written)
+	mustReport(t, newReporter(t, env.Config, id), observed(t0, 100*mib), t0, report.Written)
 	first := get(t, id)
-	mustReport(t, report.New(env.Client, id, time.Minute), observed(t0.Add(time.Minute), 200*mib), t0.Add(time.Minute), report.Written)
+	mustReport(t, newReporter(t, env.Config, id), observed(t0.Add(time.Minute), 200*mib), t0.Add(time.Minute), report.Written)
 	second := get(t, id)
 	if second.UID != first.UID || second.Status.Volumes[0].UsedBytes != 200*mib {
 		t.Fatalf("restarted sidecar did not update its own observation (uid %s -> %s)", first.UID, second.UID)
