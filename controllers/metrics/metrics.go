@@ -27,6 +27,7 @@ type Recorder struct {
 	reactionLatency     *prometheus.HistogramVec
 	reconcileDuration   prometheus.Histogram
 	budgetRemaining     *prometheus.GaugeVec
+	kubeletNudges       *prometheus.CounterVec
 
 	// reported remembers which PVCs and gates each cluster's series were
 	// set for, so that a PVC or gate that went away loses its series.
@@ -104,11 +105,15 @@ func New(registerer prometheus.Registerer) (*Recorder, error) {
 			Namespace: namespace, Name: "budget_remaining",
 			Help: "Growths still allowed in the rolling 24h budget, by kind (planned|emergency).",
 		}, []string{"namespace", "cluster", "kind"}),
+		kubeletNudges: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: namespace, Name: "kubelet_nudges_total",
+			Help: "Instance pods annotated so that kubelet grows a filesystem waiting in NodeResizePending now, by outcome (Nudged|Failed).",
+		}, []string{"namespace", "cluster", "outcome"}),
 		reported: map[clusterKey]reportedSeries{},
 	}
 	for _, collector := range []prometheus.Collector{
 		r.volumeCapacityBytes, r.volumeUsedBytes, r.volumeFreeBytes, r.volumeTimeToFull,
-		r.growths, r.blocked, r.reactionLatency, r.reconcileDuration, r.budgetRemaining,
+		r.growths, r.blocked, r.reactionLatency, r.reconcileDuration, r.budgetRemaining, r.kubeletNudges,
 	} {
 		if err := registerer.Register(collector); err != nil {
 			return nil, fmt.Errorf("register controller metrics: %w", err)
@@ -139,6 +144,14 @@ func (r *Recorder) CountGrowth(namespace, cluster, kind, outcome string) {
 		return
 	}
 	r.growths.WithLabelValues(namespace, cluster, kind, outcome).Inc()
+}
+
+// CountNudge counts one kubelet nudge (a pod annotation patch) by outcome.
+func (r *Recorder) CountNudge(namespace, cluster, outcome string) {
+	if r == nil {
+		return
+	}
+	r.kubeletNudges.WithLabelValues(namespace, cluster, outcome).Inc()
 }
 
 // SetBudget records what the rolling budget still allows.

@@ -56,6 +56,7 @@ func TestANilRecorderRecordsNothing(t *testing.T) {
 	recorder.ObserveReconcile(1)
 	recorder.ObserveReaction("planned", 1)
 	recorder.CountGrowth("db", "orders", "planned", "Started")
+	recorder.CountNudge("db", "orders", "Nudged")
 	recorder.SetBudget("db", "orders", 1, 1)
 	recorder.SetCluster("db", "orders", nil, nil)
 	recorder.ForgetCluster("db", "orders")

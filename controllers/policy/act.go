@@ -49,14 +49,16 @@ type actOutcome struct {
 	err error
 }
 
-// act patches the PVCs the plan says to grow, raises the Cluster's sizes
-// when asked, and emits Events. It never decides: every size comes from
+// act nudges kubelet where a filesystem waits for it, patches the PVCs the
+// plan says to grow, raises the Cluster's sizes when asked, and emits Events. It never decides: every size comes from
 // the plan's absolute targets.
 func (r *Reconciler) act(ctx context.Context, view *clusterView, result plan.Result) actOutcome {
 	outcome := actOutcome{patched: map[string]plan.Decision{}, refused: map[string]bool{}}
 	if view.policy.Spec.Mode == v1alpha1.ModeDryRun {
 		return outcome
 	}
+	// First: a filesystem waiting for kubelet is the growth closest to done.
+	r.nudgeKubelet(ctx, view)
 	if len(result.Decisions) > 0 {
 		if message, waiting := r.quotaBackoff(view); waiting {
 			// A ResourceQuota refused a growth less than the retry interval

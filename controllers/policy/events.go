@@ -22,9 +22,11 @@ const (
 	eventQuotaExceeded         = reasonQuotaExceeded
 	eventStorageClassFixed     = v1alpha1.ConditionStorageClassNotExpandable
 	eventClusterSpecSynced     = "ClusterSpecSynced"
+	eventKubeletNudged         = "KubeletNudged"
 	eventActionGrow            = "Grow"
 	eventActionTrackResize     = "TrackResize"
 	eventActionSyncClusterSpec = "SyncClusterSpec"
+	eventActionNudgeKubelet    = "NudgeKubelet"
 )
 
 // maxEventNote is the events.k8s.io/v1 limit on an Event's note.
@@ -73,6 +75,24 @@ func (r *Reconciler) recordQuotaEvent(view *clusterView, pvc *corev1.PersistentV
 func (r *Reconciler) recordClusterSyncEvent(view *clusterView, changes []string) {
 	r.event(view.cluster, view.policy, corev1.EventTypeNormal, eventClusterSpecSynced, eventActionSyncClusterSpec,
 		fmt.Sprintf("policy %s raised %s to match the grown PVCs", view.policy.Name, strings.Join(changes, ", ")))
+}
+
+// recordNudgeEvents tells, on each PVC a nudge was first for, that its
+// filesystem is being grown now; the pod is the related object.
+func (r *Reconciler) recordNudgeEvents(view *clusterView, nudge plan.Nudge) {
+	var pod runtime.Object
+	for index := range view.pods {
+		if view.pods[index].Name == nudge.Pod {
+			pod = &view.pods[index]
+		}
+	}
+	for _, name := range nudge.PVCs {
+		note := fmt.Sprintf("nudged kubelet to grow the filesystem of %s now (pod %s annotated %s=%s)",
+			name, nudge.Pod, plan.NudgeAnnotation, nudge.Value)
+		if pvc := view.pvcs[name]; pvc != nil {
+			r.event(pvc, pod, corev1.EventTypeNormal, eventKubeletNudged, eventActionNudgeKubelet, note)
+		}
+	}
 }
 
 // recordHistoryEvents tells about growths that finished in this reconcile.

@@ -81,23 +81,49 @@ func newWorld(t testing.TB, clock *testClock, options worldOptions) *world {
 		instance := fmt.Sprintf("orders-%d", index)
 		w.instances = append(w.instances, instance)
 		w.createPVC(instance, instance, "PG_DATA", options.dataGi)
+		claims := []string{instance}
 		if options.walGi > 0 {
 			w.createPVC(instance+"-wal", instance, "PG_WAL", options.walGi)
+			claims = append(claims, instance+"-wal")
 		}
-		pod := &corev1.Pod{
-			ObjectMeta: metav1.ObjectMeta{Name: instance, Namespace: w.namespace, Labels: map[string]string{
-				"cnpg.io/cluster": "orders", "cnpg.io/instanceName": instance, "cnpg.io/podRole": "instance",
-			}},
-			Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "postgres", Image: "postgres:15"}}},
-		}
-		must(t, c.Create(ctx, pod))
+		w.createPod("orders", instance, claims...)
 	}
 	return w
+}
+
+// createPod creates an instance pod of cluster, scheduled (there is no
+// scheduler: spec.nodeName is set at creation) and mounting claims, as
+// CNPG's pods mount their PVCs.
+func (w *world) createPod(cluster, instance string, claims ...string) *corev1.Pod {
+	w.t.Helper()
+	pod := &corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{Name: instance, Namespace: w.namespace, Labels: map[string]string{
+			"cnpg.io/cluster": cluster, "cnpg.io/instanceName": instance, "cnpg.io/podRole": "instance",
+		}},
+		Spec: corev1.PodSpec{
+			NodeName:   "node-" + instance,
+			Containers: []corev1.Container{{Name: "postgres", Image: "postgres:15"}},
+		},
+	}
+	for index, claim := range claims {
+		pod.Spec.Volumes = append(pod.Spec.Volumes, corev1.Volume{
+			Name:         fmt.Sprintf("pvc-%d", index),
+			VolumeSource: corev1.VolumeSource{PersistentVolumeClaim: &corev1.PersistentVolumeClaimVolumeSource{ClaimName: claim}},
+		})
+	}
+	must(w.t, env.Client.Create(context.Background(), pod))
+	return pod
 }
 
 // createPVC creates a PV and a CNPG PVC bound to it, with the status a
 // controller-manager would give it.
 func (w *world) createPVC(name, instance, role string, sizeGi int64) {
+	w.t.Helper()
+	w.createClusterPVC("orders", name, instance, role, sizeGi)
+}
+
+// createClusterPVC is createPVC for a PVC of another cluster.
+func (w *world) createClusterPVC(cluster, name, instance, role string, sizeGi int64) {
 	w.t.Helper()
 	ctx := context.Background()
 	c := env.Client
@@ -116,7 +142,7 @@ func (w *world) createPVC(name, instance, role string, sizeGi int64) {
 	w.t.Cleanup(func() { _ = c.Delete(context.Background(), pv) })
 	pvc := &corev1.PersistentVolumeClaim{
 		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: w.namespace, Labels: map[string]string{
-			"cnpg.io/cluster": "orders", "cnpg.io/instanceName": instance, "cnpg.io/pvcRole": role,
+			"cnpg.io/cluster": cluster, "cnpg.io/instanceName": instance, "cnpg.io/pvcRole": role,
 		}},
 		Spec: corev1.PersistentVolumeClaimSpec{
 			AccessModes:      []corev1.PersistentVolumeAccessMode{corev1.ReadWriteOnce},

@@ -63,7 +63,10 @@ type Reconciler struct {
 // +kubebuilder:rbac:groups=pgstorage.io,resources=storageobservations,verbs=get;list;watch
 // +kubebuilder:rbac:groups=postgresql.cnpg.io,resources=clusters,verbs=get;list;watch;patch
 // +kubebuilder:rbac:groups="",resources=persistentvolumeclaims,verbs=get;list;watch;patch
-// +kubebuilder:rbac:groups="",resources=pods,verbs=get;list;watch
+// pods patch is for the kubelet nudge alone (nudge.go); the chart's
+// ValidatingAdmissionPolicy (deploy/admission/pod-nudge.yaml) narrows it to
+// the pgstorage.io/resize-nudge annotation.
+// +kubebuilder:rbac:groups="",resources=pods,verbs=get;list;watch;patch
 // +kubebuilder:rbac:groups="",resources=resourcequotas,verbs=get;list;watch
 // +kubebuilder:rbac:groups=storage.k8s.io,resources=storageclasses,verbs=get;list;watch
 // +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch

@@ -37,6 +37,8 @@ type clusterView struct {
 	// unexpandable names the PVCs whose StorageClass cannot expand (or is missing).
 	unexpandable []string
 	plan         plan.Snapshot
+	// nudge is what plan.KubeletNudges decides on.
+	nudge plan.NudgeSnapshot
 }
 
 // snapshot reads the policy's world. A missing Cluster is not an error: the
@@ -155,6 +157,7 @@ func (r *Reconciler) snapshot(ctx context.Context, policy *v1alpha1.StorageAutos
 	slices.SortFunc(view.plan.Observations, func(a, b plan.Observation) int { return cmp.Compare(a.Instance, b.Instance) })
 	slices.Sort(view.unexpandable)
 	view.instances = sortedKeys(instances)
+	view.nudge = nudgeSnapshotOf(policy, pvcs.Items, pods.Items)
 	return view, nil
 }
 
