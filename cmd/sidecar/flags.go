@@ -59,10 +59,10 @@ func parseFlags(args []string, getenv func(string) string) (config.Sidecar, slog
 	str(&s.SocketDir, "socket-dir", "PGSTORAGE_SOCKET_DIR", "/controller/run", "directory of PostgreSQL's unix socket")
 	port := "5432"
 	str(&port, "pg-port", "PGSTORAGE_PG_PORT", port, "PostgreSQL port (names the socket file .s.PGSQL.<port>)")
-	// The role is not configurable: cnpg_metrics_exporter is the only role
-	// CNPG creates for a probe (member of pg_monitor, never a superuser), and
-	// a --pg-user option would let a pod template quietly weaken that.
-	s.PGUser = pgstats.MetricsExporterRole
+	// The role is not configurable (pgstats always uses cnpg_metrics_exporter):
+	// it is the only role CNPG creates for a probe (member of pg_monitor, never
+	// a superuser), and a --pg-user option would let a pod template quietly
+	// weaken that.
 	duration(&s.Interval, "interval", "PGSTORAGE_INTERVAL", 10*time.Second, "probe interval")
 	duration(&s.FastInterval, "fast-interval", "PGSTORAGE_FAST_INTERVAL", 2*time.Second,
 		"probe interval while a volume is above 80% used or full within an hour at its fill rate")

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -47,7 +48,7 @@ func TestParseFlags(t *testing.T) {
 				if len(s.Volumes) != 2 || s.Volumes[1].Role != v1alpha1.RoleWAL || s.Volumes[1].PVC != "orders-1-wal" {
 					t.Errorf("volumes %+v", s.Volumes)
 				}
-				if s.SocketDir != "/controller/run" || s.PGPort != 5432 || s.PGUser != "cnpg_metrics_exporter" ||
+				if s.SocketDir != "/controller/run" || s.PGPort != 5432 ||
 					s.Interval != 10*time.Second || s.FastInterval != 2*time.Second || s.Heartbeat != time.Minute || s.MetricsAddr != ":9188" {
 					t.Errorf("defaults %+v", s)
 				}
@@ -58,11 +59,15 @@ func TestParseFlags(t *testing.T) {
 			args: []string{"--pg-user", "postgres"}, wantErr: "flag provided but not defined: -pg-user",
 		},
 		{
-			name: "PGSTORAGE_PG_USER is ignored: the role is always cnpg_metrics_exporter",
+			name: "PGSTORAGE_PG_USER is ignored: it changes no setting",
 			env:  with("PGSTORAGE_PG_USER", "postgres"),
 			check: func(t *testing.T, got parsed) {
-				if got.settings.PGUser != "cnpg_metrics_exporter" {
-					t.Errorf("role %q, want cnpg_metrics_exporter", got.settings.PGUser)
+				without, _, err := parseFlags(nil, func(k string) string { return baseEnv[k] })
+				if err != nil {
+					t.Fatal(err)
+				}
+				if !reflect.DeepEqual(got.settings, without) {
+					t.Errorf("PGSTORAGE_PG_USER changed the settings:\n%+v\nwithout it:\n%+v", got.settings, without)
 				}
 			},
 		},

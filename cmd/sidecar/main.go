@@ -88,7 +88,7 @@ func main() {
 // sidecar cannot work with at all is an error; everything at run time is
 // retried.
 func run(ctx context.Context, s config.Sidecar, log *slog.Logger) error {
-	collector, err := pgstats.NewCollector(pgstats.Settings{SocketDir: s.SocketDir, Port: s.PGPort, User: s.PGUser})
+	collector, err := pgstats.NewCollector(pgstats.Settings{SocketDir: s.SocketDir, Port: s.PGPort})
 	if err != nil {
 		return err
 	}

@@ -12,9 +12,10 @@ type Sidecar struct {
 	Cluster                       string
 	Volumes                       []Volume
 
+	// SocketDir and PGPort locate PostgreSQL's unix socket. There is no
+	// role setting: pgstats always connects as cnpg_metrics_exporter.
 	SocketDir string
 	PGPort    int
-	PGUser    string
 
 	Interval, FastInterval, Heartbeat time.Duration
 	MetricsAddr                       string
@@ -28,7 +29,6 @@ func (s Sidecar) Validate() error {
 		{s.PodUID, "--pod-uid (POD_UID)"},
 		{s.Cluster, "--cluster (CLUSTER_NAME)"},
 		{s.SocketDir, "--socket-dir"},
-		{s.PGUser, "--pg-user"},
 	} {
 		if required.value == "" {
 			return fmt.Errorf("%s is required", required.flag)

@@ -9,19 +9,19 @@ import (
 	"github.com/jackc/pgx/v5"
 )
 
-// Settings say where PostgreSQL listens and as whom to connect.
+// Settings say where PostgreSQL listens. Whom to connect as is not a
+// setting: always MetricsExporterRole.
 type Settings struct {
 	// SocketDir is the directory holding .s.PGSQL.<port> (/controller/run).
 	SocketDir string
 	Port      int
-	// User is the only role ever used: cnpg_metrics_exporter.
-	User string
 	// ConnectTimeout and StatementTimeout bound every connect and query, so a
 	// stuck PostgreSQL never stalls the disk probe.
 	ConnectTimeout, StatementTimeout time.Duration
 }
 
-// MetricsExporterRole is CNPG's least-privileged monitoring role.
+// MetricsExporterRole is CNPG's least-privileged monitoring role, the only
+// role the sidecar ever connects as.
 const MetricsExporterRole = "cnpg_metrics_exporter"
 
 // Defaults used when Settings leave the timeouts zero.
@@ -47,7 +47,9 @@ func (s Settings) SocketPath() string {
 
 // ConnConfig is the pgx configuration: unix socket, database postgres, no
 // password, no TLS, no fallback host or user. Fields are set after parsing
-// so that no PG* environment variable can change who the sidecar is.
+// so that no PG* environment variable can change who the sidecar is. (One
+// can still break it: pgx reads the service file PGSERVICE names while
+// parsing, and a missing one is an error here.)
 func ConnConfig(s Settings) (*pgx.ConnConfig, error) {
 	s = s.withDefaults()
 	if !strings.HasPrefix(s.SocketDir, "/") {
@@ -59,11 +61,14 @@ func ConnConfig(s Settings) (*pgx.ConnConfig, error) {
 	}
 	cfg.Host = s.SocketDir
 	cfg.Port = uint16(s.Port)
-	cfg.User = s.User
+	cfg.User = MetricsExporterRole
 	cfg.Password = ""
 	cfg.Database = "postgres"
 	cfg.TLSConfig = nil
 	cfg.Fallbacks = nil
+	// PGTARGETSESSIONATTRS would install a check that refuses replicas (or
+	// primaries); the sidecar asks whatever this pod's instance is.
+	cfg.ValidateConnect = nil
 	cfg.ConnectTimeout = s.ConnectTimeout
 	cfg.RuntimeParams = map[string]string{
 		"application_name":  "pgstorage-sidecar",

@@ -32,7 +32,7 @@ func explain(err error, s Settings) (string, reasonKind) {
 			// neither the role nor its map).
 			return fmt.Sprintf("the %s role is missing or cannot log in by peer authentication "+
 				"(CNPG older than 1.29.1 / 1.28.3 has no such role); the sidecar never connects as a "+
-				"superuser, so only disk figures are reported (PostgreSQL said: %s)", s.User, pgErr.Message), roleUnusable
+				"superuser, so only disk figures are reported (PostgreSQL said: %s)", MetricsExporterRole, pgErr.Message), roleUnusable
 		case pgErr.Code == "57P03":
 			return "PostgreSQL is starting up, shutting down or in crash recovery (PostgreSQL said: " + pgErr.Message + ")", transient
 		case strings.HasPrefix(pgErr.Code, "57P"):
@@ -50,7 +50,7 @@ func explain(err error, s Settings) (string, reasonKind) {
 	case errors.Is(err, context.DeadlineExceeded) || pgconn.Timeout(err):
 		return fmt.Sprintf("PostgreSQL did not answer within %s", s.ConnectTimeout), transient
 	}
-	return fmt.Sprintf("cannot talk to PostgreSQL on %s as %s: %v", s.SocketPath(), s.User, err), transient
+	return fmt.Sprintf("cannot talk to PostgreSQL on %s as %s: %v", s.SocketPath(), MetricsExporterRole, err), transient
 }
 
 // connectionLost says whether err leaves the connection unusable, so the

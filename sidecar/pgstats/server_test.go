@@ -246,7 +246,7 @@ func (s *testServer) createMetricsExporterRole() {
 }
 
 func (s *testServer) settings() Settings {
-	return Settings{SocketDir: s.socketDir, Port: 5432, User: MetricsExporterRole}
+	return Settings{SocketDir: s.socketDir, Port: 5432}
 }
 
 func (s *testServer) log() string {
