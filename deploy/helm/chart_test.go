@@ -298,25 +298,42 @@ func TestImages(t *testing.T) {
 	}
 }
 
-// TestOwnershipPolicyExemptsThisController: the ValidatingAdmissionPolicy
-// exempts the controller by its username, which depends on the release.
-func TestOwnershipPolicyExemptsThisController(t *testing.T) {
+// TestAdmissionPoliciesNameThisController: the ValidatingAdmissionPolicies
+// of deploy/admission name the controller by its username, which depends on
+// the release; each is bound with Deny.
+func TestAdmissionPoliciesNameThisController(t *testing.T) {
+	const defaultUser = "system:serviceaccount:pgstorage-system:cnpg-storage-autoscaler"
 	for _, set := range valueSets() {
 		t.Run(set.name, func(t *testing.T) {
 			objects := render(t, set.namespace, set.values)
-			vap := into[admissionregistrationv1.ValidatingAdmissionPolicy](t, one(t, objects, "ValidatingAdmissionPolicy"))
-			binding := into[admissionregistrationv1.ValidatingAdmissionPolicyBinding](t, one(t, objects, "ValidatingAdmissionPolicyBinding"))
 			sa := into[corev1.ServiceAccount](t, one(t, objects, "ServiceAccount"))
 			user := "system:serviceaccount:" + set.namespace + ":" + sa.Name
-			exempt := false
-			for _, c := range vap.Spec.MatchConditions {
-				exempt = exempt || strings.Contains(c.Expression, "'"+user+"'")
+			bindings := map[string]*admissionregistrationv1.ValidatingAdmissionPolicyBinding{}
+			for _, o := range ofKind(objects, "ValidatingAdmissionPolicyBinding") {
+				b := into[admissionregistrationv1.ValidatingAdmissionPolicyBinding](t, o)
+				bindings[b.Spec.PolicyName] = b
 			}
-			if !exempt {
-				t.Errorf("the ownership policy does not exempt %s: %+v", user, vap.Spec.MatchConditions)
+			names := map[string]bool{}
+			for _, o := range ofKind(objects, "ValidatingAdmissionPolicy") {
+				vap := into[admissionregistrationv1.ValidatingAdmissionPolicy](t, o)
+				names[vap.Name] = true
+				named := false
+				for _, c := range vap.Spec.MatchConditions {
+					named = named || strings.Contains(c.Expression, "'"+user+"'")
+					if user != defaultUser && strings.Contains(c.Expression, defaultUser) {
+						t.Errorf("policy %s still names the default install's controller: %s", vap.Name, c.Expression)
+					}
+				}
+				if !named {
+					t.Errorf("policy %s does not name the controller %s: %+v", vap.Name, user, vap.Spec.MatchConditions)
+				}
+				b := bindings[vap.Name]
+				if b == nil || !slices.Equal(b.Spec.ValidationActions, []admissionregistrationv1.ValidationAction{"Deny"}) {
+					t.Errorf("policy %s is not bound with Deny: %+v", vap.Name, b)
+				}
 			}
-			if binding.Spec.PolicyName != vap.Name || !slices.Equal(binding.Spec.ValidationActions, []admissionregistrationv1.ValidationAction{"Deny"}) {
-				t.Errorf("binding %+v does not enforce policy %s", binding.Spec, vap.Name)
+			if !names["pgstorage-observation-ownership"] {
+				t.Errorf("the observation-ownership policy is missing; rendered %v", names)
 			}
 		})
 	}
@@ -465,6 +482,14 @@ func TestRBACIsLeastPrivilege(t *testing.T) {
 				t.Errorf("Role in %q, want the release namespace %q", role.Namespace, set.namespace)
 			}
 
+			// pods patch (kubelet nudge) only with the policy that narrows it
+			// to the pgstorage.io/resize-nudge annotation.
+			if granted(t, "ClusterRole", clusterRole.Rules)[permission{"", "pods", "patch"}] {
+				if !narrowsPodWrites(t, objects, "system:serviceaccount:"+set.namespace+":"+sa.Name) {
+					t.Error("the ClusterRole grants pods patch without a ValidatingAdmissionPolicy that limits the controller's pod writes")
+				}
+			}
+
 			var configurationNames []string
 			for _, kind := range []string{"MutatingWebhookConfiguration", "ValidatingWebhookConfiguration"} {
 				configurationNames = append(configurationNames, one(t, objects, kind).GetName())
@@ -499,6 +524,33 @@ func TestRBACIsLeastPrivilege(t *testing.T) {
 			}
 		})
 	}
+}
+
+// narrowsPodWrites: a ValidatingAdmissionPolicy matches UPDATE of pods by the
+// controller, is bound with Deny, and compares the pod's spec and labels
+// with the old ones.
+func narrowsPodWrites(t *testing.T, objects []*unstructured.Unstructured, user string) bool {
+	t.Helper()
+	for _, o := range ofKind(objects, "ValidatingAdmissionPolicy") {
+		vap := into[admissionregistrationv1.ValidatingAdmissionPolicy](t, o)
+		matchesPods := false
+		for _, r := range vap.Spec.MatchConstraints.ResourceRules {
+			matchesPods = matchesPods || slices.Contains(r.Resources, "pods")
+		}
+		byController := false
+		for _, c := range vap.Spec.MatchConditions {
+			byController = byController || strings.Contains(c.Expression, "== '"+user+"'")
+		}
+		var checks string
+		for _, v := range vap.Spec.Validations {
+			checks += v.Expression + "\n"
+		}
+		if matchesPods && byController && strings.Contains(checks, "object.spec == oldObject.spec") &&
+			strings.Contains(checks, "labels") && vap.Spec.FailurePolicy != nil && *vap.Spec.FailurePolicy == admissionregistrationv1.Fail {
+			return true
+		}
+	}
+	return false
 }
 
 // --- small helpers ---
