@@ -33,6 +33,10 @@ func DefaultLayout(repo string) Layout {
 
 func (l Layout) pki(name string) string     { return filepath.Join(l.Root, "pki", name) }
 func (l Layout) logFile(name string) string { return filepath.Join(l.Root, "logs", name+".log") }
+
+// LogFile is the log of one of the sandbox's host processes (kubelet,
+// csi-driver, kube-apiserver, ...).
+func (l Layout) LogFile(name string) string { return l.logFile(name) }
 func (l Layout) config(name string) string  { return filepath.Join(l.Root, "config", name) }
 
 // Kubeconfig is the admin kubeconfig of the running sandbox.

@@ -154,8 +154,14 @@ func TestOfflineGrowthWaitsForThePodToGo(t *testing.T) {
 
 	grow(ctx, t, pvc, "2Gi")
 	waitPVCCondition(ctx, t, pvc, corev1.PersistentVolumeClaimFileSystemResizePending, "", 2*time.Minute)
-	// It stays pending while the pod runs: the filesystem cannot grow online.
-	time.Sleep(20 * time.Second)
+	// It stays pending while the pod runs: the filesystem cannot grow
+	// online. Updating the pod makes kubelet sync it (and try NodeExpand-
+	// Volume) now rather than within 90 s, so the wait below proves it.
+	patch := client.RawPatch("application/merge-patch+json", []byte(`{"metadata":{"annotations":{"sandbox.pgstorage.io/sync":"now"}}}`))
+	if err := cluster.Client.Patch(ctx, &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: pod, Namespace: ns}}, patch); err != nil {
+		t.Fatal(err)
+	}
+	waitDriverLog(ctx, t, volumeID(ctx, t, pvc)+" is ext4, which grows offline only", time.Minute)
 	waitPVCCondition(ctx, t, pvc, corev1.PersistentVolumeClaimFileSystemResizePending, "", time.Second)
 	if size := filesystemBytes(ctx, t, ns, pod); size > 1100<<20 {
 		t.Fatalf("ext4 filesystem grew to %d bytes while mounted", size)
@@ -393,6 +399,38 @@ func waitEvent(ctx context.Context, t *testing.T, ns, object, messagePart string
 	if err != nil {
 		t.Fatal(err)
 	}
+}
+
+// waitDriverLog waits until the CSI driver logged a line containing text:
+// proof that kubelet called it, which no API object records.
+func waitDriverLog(ctx context.Context, t *testing.T, text string, timeout time.Duration) {
+	t.Helper()
+	err := framework.Eventually(ctx, "the CSI driver to log "+text, timeout, time.Second, func(context.Context) error {
+		data, err := os.ReadFile(sb.Layout().LogFile("csi-driver"))
+		if err != nil {
+			return err
+		}
+		if !strings.Contains(string(data), text) {
+			return fmt.Errorf("not logged yet")
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+func volumeID(ctx context.Context, t *testing.T, pvc *corev1.PersistentVolumeClaim) string {
+	t.Helper()
+	current := &corev1.PersistentVolumeClaim{}
+	if err := cluster.Client.Get(ctx, client.ObjectKeyFromObject(pvc), current); err != nil {
+		t.Fatal(err)
+	}
+	pv := &corev1.PersistentVolume{}
+	if err := cluster.Client.Get(ctx, client.ObjectKey{Name: current.Spec.VolumeName}, pv); err != nil {
+		t.Fatal(err)
+	}
+	return pv.Spec.CSI.VolumeHandle
 }
 
 func waitGone(ctx context.Context, t *testing.T, obj client.Object) {

@@ -37,10 +37,7 @@ func (d *Driver) CreateVolume(ctx context.Context, req *csi.CreateVolumeRequest)
 	if limit := req.GetCapacityRange().GetLimitBytes(); limit > 0 && size > limit {
 		return nil, status.Errorf(codes.OutOfRange, "smallest volume is %d bytes, above the limit %d", size, limit)
 	}
-	fsType := req.GetParameters()[ParamFsType]
-	if fsType == "" {
-		fsType = "xfs"
-	}
+	fsType := requestedFsType(req.GetVolumeCapabilities())
 	if fsType != "xfs" && fsType != "ext4" {
 		return nil, status.Errorf(codes.InvalidArgument, "fstype %q: this driver makes xfs or ext4", fsType)
 	}
@@ -73,6 +70,18 @@ func (d *Driver) CreateVolume(ctx context.Context, req *csi.CreateVolumeRequest)
 		return nil, status.Errorf(codes.Internal, "save metadata: %v", err)
 	}
 	return createResponse(m), nil
+}
+
+// requestedFsType is the filesystem the StorageClass asked for. The
+// external-provisioner strips csi.storage.k8s.io/fstype from the parameters
+// and hands it over in the volume capability instead.
+func requestedFsType(caps []*csi.VolumeCapability) string {
+	for _, c := range caps {
+		if fs := c.GetMount().GetFsType(); fs != "" {
+			return fs
+		}
+	}
+	return "xfs"
 }
 
 func createResponse(m volumeMeta) *csi.CreateVolumeResponse {

@@ -23,7 +23,6 @@ const (
 	version = "1.0.0"
 
 	// Fault parameters and annotations.
-	ParamFsType            = "csi.storage.k8s.io/fstype"
 	FaultAnnotationLatency = "sandbox.pgstorage.io/resize-latency"
 	FaultAnnotation        = "sandbox.pgstorage.io/resize-fault"
 	FaultInfeasible        = "infeasible"
