@@ -42,6 +42,10 @@ type serverOptions struct {
 	withRole bool
 	// conf lines appended to postgresql.conf.
 	conf []string
+	// replication lets the postgres OS user open replication connections as
+	// the postgres role over the unix socket (pg_basebackup, a standby's WAL
+	// receiver), a user-defined pg_hba rule on top of CNPG's.
+	replication bool
 }
 
 func postgresBinDir(t testing.TB) string {
@@ -93,7 +97,11 @@ func startServer(t testing.TB, opts serverOptions) *testServer {
 	if err != nil {
 		t.Fatal(err)
 	}
-	hba, err := cnpgpostgres.CreateHBARules(nil, cnpgpostgres.HBAOptions{DefaultAuthenticationMethod: "scram-sha-256"})
+	var userRules []string
+	if opts.replication {
+		userRules = append(userRules, "local replication postgres peer")
+	}
+	hba, err := cnpgpostgres.CreateHBARules(userRules, cnpgpostgres.HBAOptions{DefaultAuthenticationMethod: "scram-sha-256"})
 	must(t, err)
 	ident, err := cnpgpostgres.CreateIdentRules(nil, me.Username)
 	must(t, err)
@@ -154,16 +162,7 @@ func (s *testServer) appendConf(lines ...string) {
 // instance manager waits before it sets up roles.
 func (s *testServer) start() {
 	s.t.Helper()
-	logFile, err := os.OpenFile(s.logPath, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
-	must(s.t, err)
-	cmd := exec.Command(filepath.Join(s.bin, "postgres"), "-D", s.data)
-	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: s.cred}
-	cmd.Stdout, cmd.Stderr = logFile, logFile
-	cmd.Env = []string{"LC_ALL=C"}
-	must(s.t, cmd.Start())
-	logFile.Close()
-	s.cmd = cmd
-	s.t.Cleanup(s.stop)
+	s.launch()
 	deadline := time.Now().Add(60 * time.Second)
 	for {
 		conn, err := s.superuser()
@@ -176,6 +175,21 @@ func (s *testServer) start() {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
+}
+
+// launch runs postgres without waiting for it.
+func (s *testServer) launch() {
+	s.t.Helper()
+	logFile, err := os.OpenFile(s.logPath, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
+	must(s.t, err)
+	cmd := exec.Command(filepath.Join(s.bin, "postgres"), "-D", s.data)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: s.cred}
+	cmd.Stdout, cmd.Stderr = logFile, logFile
+	cmd.Env = []string{"LC_ALL=C"}
+	must(s.t, cmd.Start())
+	logFile.Close()
+	s.cmd = cmd
+	s.t.Cleanup(s.stop)
 }
 
 // stop is a fast shutdown (SIGINT), as CNPG's instance manager does on demotion.
