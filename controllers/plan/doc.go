@@ -11,6 +11,10 @@
 // says and copies the rest into the policy status. The same Snapshot always
 // gives the same Result.
 //
+// KubeletNudges (nudge.go) is a second, smaller decision on its own
+// NudgeSnapshot: which instance pods to annotate so that kubelet grows a
+// filesystem waiting in NodeResizePending now (DESIGN §7).
+//
 // # Order of work
 //
 //  1. Facts per PVC: request, capacity, resize state, the statfs figures of

@@ -9,7 +9,10 @@
 //     merge patch per PVC, guarded by the resourceVersion read in the
 //     snapshot, so a patch never lowers a PVC that changed meanwhile),
 //     raises the Cluster's storage sizes when syncClusterSpec asks for it,
-//     and emits Events on the Cluster and the PVC.
+//     and emits Events on the Cluster and the PVC. nudge.go sets the
+//     pgstorage.io/resize-nudge annotation on the pod that mounts a PVC
+//     waiting in NodeResizePending (plan.KubeletNudges decides), so that
+//     kubelet syncs the pod and grows the filesystem now.
 //  4. report.go writes the policy status (rows, effective sizes, pending
 //     queue, budget, history, conditions) with a conflict-safe merge patch
 //     of the status subresource, and asks to be requeued at the next time
@@ -18,8 +21,10 @@
 // Everything needed to resume lives in the API: the PVCs (request versus
 // status.capacity, allocatedResourceStatuses, resize conditions) and the
 // policy status (budget actions, history with each growth's start time and
-// outcome). A restarted controller rebuilds the same view; a growth in
-// flight is seen as in flight and never doubled.
+// outcome), and the instance pods (the nudge annotation records the growths
+// kubelet was already nudged for). A restarted controller rebuilds the same
+// view; a growth in flight is seen as in flight and never doubled, nor
+// nudged twice.
 //
 // # Time
 //
@@ -34,6 +39,7 @@
 //
 // Decide anything the planner decides; keep state only in memory (the
 // metrics' bookkeeping is the one exception: it is rebuilt by the next
-// reconcile); patch a PVC in DryRun mode; detect the sidecar in pods
+// reconcile); patch a PVC or a pod in DryRun mode; change anything on a
+// pod but the nudge annotation; detect the sidecar in pods
 // (Config.MissingSidecars is the hook for the admission work).
 package policy
