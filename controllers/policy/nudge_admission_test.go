@@ -109,7 +109,19 @@ func TestPodNudgePolicyLetsTheControllerChangeOnlyTheNudgeAnnotation(t *testing.
 			t.Errorf("the controller %s: %v; want denied by %s: %q", denied.name, err, podNudgePolicyName, denied.message)
 		}
 	}
-	err := controller.Status().Patch(ctx, &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Namespace: ns.Name, Name: pod.Name}},
+	// Only CNPG instance pods: a pod without cnpg.io/podRole=instance may not
+	// even be annotated.
+	other := &corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{Name: "web-1", Namespace: ns.Name, Labels: map[string]string{"app": "web"}},
+		Spec:       corev1.PodSpec{Containers: []corev1.Container{{Name: "web", Image: "nginx"}}},
+	}
+	must(t, c.Create(ctx, other))
+	err := controller.Patch(ctx, &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Namespace: ns.Name, Name: other.Name}},
+		client.RawPatch(types.MergePatchType, []byte(`{"metadata":{"annotations":{"pgstorage.io/resize-nudge":"x@1Gi"}}}`)))
+	if !apierrors.IsForbidden(err) || !strings.Contains(err.Error(), "it is not a CNPG instance pod") {
+		t.Errorf("the controller annotating a pod that is not a CNPG instance: %v; want denied by %s", err, podNudgePolicyName)
+	}
+	err = controller.Status().Patch(ctx, &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Namespace: ns.Name, Name: pod.Name}},
 		client.RawPatch(types.MergePatchType, []byte(`{"status":{"message":"forged"}}`)))
 	if !apierrors.IsForbidden(err) || !strings.Contains(err.Error(), "(subresource status) is not such a change") {
 		t.Errorf("the controller patching the pod's status: %v; want denied by %s", err, podNudgePolicyName)
