@@ -9,7 +9,8 @@ set -euo pipefail
 #   xfsprogs       XFS on loop devices: statfs tests, the sandbox's online class
 #   e2fsprogs      ext4 on loop devices: reserved blocks, the offline class
 #   util-linux     losetup, mount
-test_packages=(postgresql-15 xfsprogs e2fsprogs util-linux)
+#   podman         builds the images without a Docker engine (make images)
+test_packages=(postgresql-15 xfsprogs e2fsprogs util-linux podman)
 # The sandbox (DESIGN §9): the container runtime and network plumbing from
 # Debian; Kubernetes, CoreDNS, CNPG and the CSI sidecars are built from source.
 #   containerd, runc, containernetworking-plugins   run pods
