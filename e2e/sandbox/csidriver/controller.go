@@ -63,7 +63,7 @@ func (d *Driver) CreateVolume(ctx context.Context, req *csi.CreateVolumeRequest)
 		return nil, status.Errorf(codes.Internal, "%v", err)
 	}
 	m := volumeMeta{
-		ID: id, FsType: fsType, SizeBytes: size, Parameters: req.GetParameters(),
+		ID: id, FsType: fsType, SizeBytes: size, FilesystemBytes: size, Parameters: req.GetParameters(),
 		PVCName: req.GetParameters()[pvcNameParam], PVCNamespace: req.GetParameters()[pvcNamespaceParam],
 	}
 	if err := d.saveMeta(m); err != nil {
@@ -128,6 +128,9 @@ func (d *Driver) ControllerExpandVolume(ctx context.Context, req *csi.Controller
 	size := req.GetCapacityRange().GetRequiredBytes()
 	d.mu.Lock()
 	defer d.mu.Unlock()
+	if m, err = d.loadMeta(id); err != nil { // fresh, under the lock
+		return nil, status.Errorf(codes.NotFound, "volume %s: %v", id, err)
+	}
 	if size > m.SizeBytes {
 		if err := os.Truncate(d.volumeFile(id), size); err != nil {
 			return nil, status.Errorf(codes.Internal, "grow %s: %v", id, err)

@@ -53,12 +53,15 @@ type Driver struct {
 
 // volumeMeta is stored next to each volume's file.
 type volumeMeta struct {
-	ID           string            `json:"id"`
-	FsType       string            `json:"fsType"`
-	SizeBytes    int64             `json:"sizeBytes"`
-	PVCName      string            `json:"pvcName,omitempty"`
-	PVCNamespace string            `json:"pvcNamespace,omitempty"`
-	Parameters   map[string]string `json:"parameters,omitempty"`
+	ID        string `json:"id"`
+	FsType    string `json:"fsType"`
+	SizeBytes int64  `json:"sizeBytes"`
+	// FilesystemBytes is the size the filesystem was last made or grown
+	// to; below SizeBytes while a growth waits for the node.
+	FilesystemBytes int64             `json:"filesystemBytes"`
+	PVCName         string            `json:"pvcName,omitempty"`
+	PVCNamespace    string            `json:"pvcNamespace,omitempty"`
+	Parameters      map[string]string `json:"parameters,omitempty"`
 }
 
 // Run serves the CSI services and kubelet's plugin registration until ctx ends.

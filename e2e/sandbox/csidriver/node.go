@@ -32,13 +32,13 @@ func (d *Driver) NodeGetCapabilities(context.Context, *csi.NodeGetCapabilitiesRe
 // filesystem that is smaller than its file (grown while mounted) is grown
 // here, offline, before the mount.
 func (d *Driver) NodeStageVolume(ctx context.Context, req *csi.NodeStageVolumeRequest) (*csi.NodeStageVolumeResponse, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
 	m, err := d.loadMeta(req.GetVolumeId())
 	if err != nil {
 		return nil, status.Errorf(codes.NotFound, "volume %s: %v", req.GetVolumeId(), err)
 	}
 	target := req.GetStagingTargetPath()
-	d.mu.Lock()
-	defer d.mu.Unlock()
 	if mounted(target) {
 		return &csi.NodeStageVolumeResponse{}, nil
 	}
@@ -53,6 +53,12 @@ func (d *Driver) NodeStageVolume(ctx context.Context, req *csi.NodeStageVolumeRe
 		}
 		if err := run(ctx, "resize2fs", dev); err != nil {
 			return nil, status.Errorf(codes.Internal, "%v", err)
+		}
+		if m.FilesystemBytes != m.SizeBytes {
+			m.FilesystemBytes = m.SizeBytes
+			if err := d.saveMeta(m); err != nil {
+				return nil, status.Errorf(codes.Internal, "save metadata: %v", err)
+			}
 		}
 	}
 	if err := os.MkdirAll(target, 0o750); err != nil {
@@ -117,12 +123,12 @@ func (d *Driver) NodeUnpublishVolume(ctx context.Context, req *csi.NodeUnpublish
 // XFS filesystem online. ext4 cannot grow while mounted here: it answers
 // FailedPrecondition and grows at the next NodeStageVolume.
 func (d *Driver) NodeExpandVolume(ctx context.Context, req *csi.NodeExpandVolumeRequest) (*csi.NodeExpandVolumeResponse, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
 	m, err := d.loadMeta(req.GetVolumeId())
 	if err != nil {
 		return nil, status.Errorf(codes.NotFound, "volume %s: %v", req.GetVolumeId(), err)
 	}
-	d.mu.Lock()
-	defer d.mu.Unlock()
 	dev, err := loopDeviceOf(ctx, d.volumeFile(m.ID))
 	if err != nil || dev == "" {
 		return nil, status.Errorf(codes.FailedPrecondition, "volume %s is not attached", m.ID)
@@ -130,15 +136,22 @@ func (d *Driver) NodeExpandVolume(ctx context.Context, req *csi.NodeExpandVolume
 	if err := run(ctx, "losetup", "-c", dev); err != nil {
 		return nil, status.Errorf(codes.Internal, "%v", err)
 	}
-	path := req.GetVolumePath()
+	if m.FilesystemBytes >= m.SizeBytes {
+		// Already grown (ext4: by NodeStageVolume, before this mount).
+		return &csi.NodeExpandVolumeResponse{CapacityBytes: m.SizeBytes}, nil
+	}
 	switch m.FsType {
 	case "xfs":
-		if err := run(ctx, "xfs_growfs", path); err != nil {
+		if err := run(ctx, "xfs_growfs", req.GetVolumePath()); err != nil {
 			return nil, status.Errorf(codes.Internal, "%v", err)
 		}
 	case "ext4":
 		return nil, status.Errorf(codes.FailedPrecondition,
 			"volume %s is ext4, which grows offline only here: it grows when the volume is next staged (delete the pod)", m.ID)
+	}
+	m.FilesystemBytes = m.SizeBytes
+	if err := d.saveMeta(m); err != nil {
+		return nil, status.Errorf(codes.Internal, "save metadata: %v", err)
 	}
 	return &csi.NodeExpandVolumeResponse{CapacityBytes: m.SizeBytes}, nil
 }
