@@ -17,8 +17,9 @@ test_packages=(postgresql-15 xfsprogs e2fsprogs util-linux podman)
 #   iptables, iproute2, kmod                         node network, kube-proxy
 #   debootstrap                                      the PostgreSQL image's rootfs
 #   gcc, libc6-dev                                   Kubernetes' pause.c, static
+#   podman                                           the add-on's images (make images)
 sandbox_packages=(containerd runc containernetworking-plugins iptables iproute2 kmod
-	xfsprogs e2fsprogs util-linux debootstrap gcc libc6-dev)
+	xfsprogs e2fsprogs util-linux debootstrap gcc libc6-dev podman)
 
 packages=()
 for need in "${@:-test}"; do

@@ -5,6 +5,7 @@
 //	sandbox down        remove everything the sandbox made, also after a crash
 //	sandbox status      say whether it is up and what runs on it
 //	sandbox kubeconfig  print the path of the admin kubeconfig
+//	sandbox demo        up, a CNPG cluster and a policy, filled until it grew twice
 //	sandbox fill        write into a CNPG instance's volume until it is N % full
 package main
 
@@ -29,6 +30,7 @@ commands:
   down        remove every process, mount, loop device, network and directory it made
   status      say whether the sandbox is up, and what runs on it
   kubeconfig  print the admin kubeconfig's path (export KUBECONFIG=$(sandbox kubeconfig))
+  demo        up, a 3-instance CNPG cluster and a policy, filled until its volumes grew twice
   fill        write into a CNPG instance's volume: fill --cluster C [--namespace N] [--instance P]
               [--volume data|wal|<tablespace>] [--rate 8MiB/s] [--until 90%] [--raw]
 `
@@ -86,6 +88,8 @@ func runCommand(ctx context.Context, command, repo string, args []string) error 
 		return sb.Down(ctx)
 	case "status":
 		return sb.Status(ctx, os.Stdout)
+	case "demo":
+		return runDemo(ctx, sb, os.Stdout)
 	default:
 		return fmt.Errorf("unknown command %q\n%s", command, usage)
 	}

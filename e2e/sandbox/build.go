@@ -31,6 +31,7 @@ var toolSets = []toolSet{
 	{module: "coredns", programs: map[string]string{"coredns": "github.com/coredns/coredns"}},
 	{module: "csi-provisioner", programs: map[string]string{"csi-provisioner": "github.com/kubernetes-csi/external-provisioner/v5/cmd/csi-provisioner"}},
 	{module: "csi-resizer", programs: map[string]string{"csi-resizer": "github.com/kubernetes-csi/external-resizer/cmd/csi-resizer"}},
+	{module: "helm", programs: map[string]string{"helm": "helm.sh/helm/v3/cmd/helm"}},
 }
 
 // toolsKey identifies a tools module's exact pins: its go.mod and go.sum.

@@ -56,8 +56,10 @@ func (s *Sandbox) Up(ctx context.Context) error {
 		return err
 	}
 	if s.Healthy(ctx) == nil {
+		// Up again on a running sandbox brings the add-on up to date with
+		// this tree (a new image tag for every change).
 		fmt.Fprintf(s.out, "sandbox is already up\n")
-		return nil
+		return runSteps(ctx, s.out, []step{{"install the add-on from this tree with its Helm chart", s.installAddon}})
 	}
 	if st, _ := loadState(s.layout); len(st.Processes) > 0 || exists(s.layout.Root) {
 		fmt.Fprintf(s.out, "removing the remains of an earlier sandbox first\n")
@@ -75,7 +77,7 @@ func (s *Sandbox) Up(ctx context.Context) error {
 		return err
 	}
 	return runSteps(ctx, s.out, []step{
-		{"build Kubernetes, CNPG, CoreDNS and the CSI sidecars from their modules", s.buildTools},
+		{"build Kubernetes, CNPG, CoreDNS, the CSI sidecars and Helm from their modules", s.buildTools},
 		{"write certificates and kubeconfigs", func(context.Context) error {
 			if err := writePKI(s.layout); err != nil {
 				return err
@@ -95,6 +97,7 @@ func (s *Sandbox) Up(ctx context.Context) error {
 		{"start the CSI driver, external-provisioner and external-resizer", s.startStorage},
 		{"deploy CoreDNS", s.deployCoreDNS},
 		{"install the CNPG operator from its release manifest", s.installCNPG},
+		{"install the add-on from this tree with its Helm chart", s.installAddon},
 	})
 }
 
@@ -133,6 +136,7 @@ func checkPrerequisites() error {
 		"iptables": "iptables", "ip": "iproute2", "modprobe": "kmod",
 		"mkfs.xfs": "xfsprogs", "xfs_growfs": "xfsprogs", "mkfs.ext4": "e2fsprogs", "resize2fs": "e2fsprogs",
 		"losetup": "util-linux", "debootstrap": "debootstrap", "gcc": "gcc", "apt-cache": "apt",
+		"podman": "podman",
 	} {
 		if _, err := exec.LookPath(cmd); err != nil {
 			missing = append(missing, fmt.Sprintf("%s (Debian package %s)", cmd, pkg))

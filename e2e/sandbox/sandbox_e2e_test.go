@@ -18,6 +18,8 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	"github.com/pgstorage/cnpg-storage-autoscaler/apis/v1alpha1"
+	"github.com/pgstorage/cnpg-storage-autoscaler/controllers/admission"
 	"github.com/pgstorage/cnpg-storage-autoscaler/e2e/framework"
 	"github.com/pgstorage/cnpg-storage-autoscaler/e2e/sandbox"
 	"github.com/pgstorage/cnpg-storage-autoscaler/e2e/sandbox/csidriver"
@@ -226,6 +228,124 @@ func TestFixedClassRefusesGrowth(t *testing.T) {
 	err := cluster.Client.Patch(ctx, pvc, patch)
 	if err == nil || !strings.Contains(err.Error(), "storageclass that provisions the pvc must support resize") {
 		t.Fatalf("growing a PVC of %s: got %v, want the API server's refusal", sandbox.ClassFixed, err)
+	}
+}
+
+// The add-on, installed by `up` with its Helm chart next to the stock
+// operator: the sidecar is injected, CNPG does not roll the pod for it, the
+// sidecar reaches PostgreSQL as cnpg_metrics_exporter through the socket, and
+// a volume over its trigger grows end to end, down to df in the pod.
+func TestAddonInjectsWithoutRolloutAndGrowsAVolume(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 12*time.Minute)
+	defer cancel()
+	ns := namespace(t, "sandbox-addon")
+	limit := resource.MustParse("4Gi")
+	policy := &v1alpha1.StorageAutoscalePolicy{
+		ObjectMeta: metav1.ObjectMeta{Name: "solo", Namespace: ns},
+		Spec: v1alpha1.StorageAutoscalePolicySpec{
+			ClusterRef: v1alpha1.ClusterReference{Name: "solo"},
+			Volumes: v1alpha1.VolumesSpec{
+				Data: v1alpha1.VolumePolicy{Limit: &limit, Trigger: v1alpha1.Trigger{UsedPercent: 60}},
+				WAL:  &v1alpha1.VolumePolicy{Limit: &limit},
+			},
+		},
+	}
+	policy.Spec.Default()
+	if err := cluster.Client.Create(ctx, policy); err != nil {
+		t.Fatal(err)
+	}
+	pg := framework.NewCluster(framework.ClusterSpec{
+		Name: "solo", Namespace: ns, Instances: 1, Image: pgImage,
+		StorageClass: sandbox.ClassOnline, DataSize: "1Gi", WALSize: "1Gi",
+	})
+	if err := cluster.Client.Create(ctx, pg); err != nil {
+		t.Fatal(err)
+	}
+	if err := cluster.WaitClusterReady(ctx, pg, 5*time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	primary, err := cluster.PrimaryPod(ctx, pg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pod := &corev1.Pod{}
+	if err := cluster.Client.Get(ctx, client.ObjectKey{Namespace: ns, Name: primary}, pod); err != nil {
+		t.Fatal(err)
+	}
+	injected := false
+	for _, c := range pod.Spec.InitContainers {
+		if c.Name == admission.SidecarName && c.RestartPolicy != nil && *c.RestartPolicy == corev1.ContainerRestartPolicyAlways {
+			injected = true
+		}
+	}
+	if !injected {
+		t.Fatalf("pod %s has no native sidecar %s: init containers %v", primary, admission.SidecarName, pod.Spec.InitContainers)
+	}
+
+	// The sidecar's observation: disk figures, and PostgreSQL reached as
+	// cnpg_metrics_exporter over the socket.
+	obs := &v1alpha1.StorageObservation{}
+	err = framework.Eventually(ctx, "an observation from the sidecar with PostgreSQL reachable", 2*time.Minute, 2*time.Second,
+		func(ctx context.Context) error {
+			if err := cluster.Client.Get(ctx, client.ObjectKey{Namespace: ns, Name: primary}, obs); err != nil {
+				return err
+			}
+			if len(obs.Status.Volumes) != 2 || !obs.Status.Postgres.Reachable {
+				return fmt.Errorf("%d volumes, postgres reachable %v (%s), error %q", len(obs.Status.Volumes),
+					obs.Status.Postgres.Reachable, obs.Status.Postgres.Reason, obs.Status.Error)
+			}
+			return nil
+		})
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	// CNPG must not roll the pod because a container was added: watch it
+	// through several of the operator's reconciles.
+	time.Sleep(45 * time.Second)
+	current := &corev1.Pod{}
+	if err := cluster.Client.Get(ctx, client.ObjectKeyFromObject(pod), current); err != nil {
+		t.Fatalf("pod %s is gone: CNPG rolled it out", primary)
+	}
+	if current.UID != pod.UID {
+		t.Fatalf("pod %s was re-created by CNPG (uid %s, was %s)", primary, current.UID, pod.UID)
+	}
+
+	// Fill the data volume over the policy's trigger: the add-on grows it.
+	if err := cluster.Fill(ctx, framework.FillSpec{
+		Namespace: ns, Pod: primary, Volume: "data", RateBytesPerSecond: 16 << 20, UntilPercent: 65,
+	}, testWriter{t}); err != nil {
+		t.Fatal(err)
+	}
+	data := &corev1.PersistentVolumeClaim{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: primary}}
+	err = framework.Eventually(ctx, "the add-on to grow the data PVC", 3*time.Minute, 2*time.Second, func(ctx context.Context) error {
+		if err := cluster.Client.Get(ctx, client.ObjectKeyFromObject(data), data); err != nil {
+			return err
+		}
+		if data.Spec.Resources.Requests.Storage().Cmp(resource.MustParse("1Gi")) <= 0 {
+			p := &v1alpha1.StorageAutoscalePolicy{}
+			_ = cluster.Client.Get(ctx, client.ObjectKeyFromObject(policy), p)
+			return fmt.Errorf("request still %s; policy state %q rows %+v", data.Spec.Resources.Requests.Storage(), p.Status.State, p.Status.Volumes)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	grownTo := data.Spec.Resources.Requests.Storage().DeepCopy()
+	waitCapacity(ctx, t, data, grownTo.String(), 3*time.Minute)
+	err = framework.Eventually(ctx, "df in the pod to show the grown filesystem", 3*time.Minute, 2*time.Second, func(ctx context.Context) error {
+		usage, err := cluster.VolumeUsage(ctx, ns, primary, "data")
+		if err != nil {
+			return err
+		}
+		if usage.SizeBytes < 1500<<20 {
+			return fmt.Errorf("df shows %d MiB", usage.SizeBytes>>20)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
 	}
 }
 

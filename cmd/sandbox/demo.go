@@ -1,0 +1,203 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/pgstorage/cnpg-storage-autoscaler/apis/v1alpha1"
+	"github.com/pgstorage/cnpg-storage-autoscaler/e2e/framework"
+	"github.com/pgstorage/cnpg-storage-autoscaler/e2e/sandbox"
+)
+
+const (
+	demoNamespace = "demo"
+	demoCluster   = "orders"
+	// demoGrowths is how many growths of the data volumes the demo waits for.
+	demoGrowths = 2
+)
+
+// runDemo is `sandbox demo` (make demo): bring the sandbox up with the
+// add-on, create a 3-instance CNPG cluster with data and WAL volumes and a
+// policy, fill the database through real INSERTs and show the volumes grow
+// until they have grown twice. The cluster is left running.
+func runDemo(ctx context.Context, sb *sandbox.Sandbox, out io.Writer) error {
+	if err := sb.Up(ctx); err != nil {
+		return err
+	}
+	kube, err := framework.Connect(sb.Layout().Kubeconfig())
+	if err != nil {
+		return err
+	}
+	image, err := sb.PostgresImage(ctx)
+	if err != nil {
+		return err
+	}
+	pg := framework.NewCluster(framework.ClusterSpec{
+		Name: demoCluster, Namespace: demoNamespace, Instances: 3, Image: image,
+		StorageClass: sandbox.ClassOnline, DataSize: "1Gi", WALSize: "1Gi",
+	})
+	policy := demoPolicy()
+	step := func(what string, f func() error) error {
+		start := time.Now()
+		fmt.Fprintf(out, " • %s ...\n", what)
+		if err := f(); err != nil {
+			return fmt.Errorf("%s: %w", what, err)
+		}
+		fmt.Fprintf(out, " ✓ %s (%s)\n", what, time.Since(start).Round(100*time.Millisecond))
+		return nil
+	}
+	err = step("create namespace "+demoNamespace+", the policy and a 3-instance CNPG cluster (1Gi data + 1Gi WAL)", func() error {
+		for _, obj := range []client.Object{
+			&corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: demoNamespace}}, policy, pg,
+		} {
+			if err := kube.Client.Create(ctx, obj); err != nil && !apierrors.IsAlreadyExists(err) {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	if err := step("wait for the cluster to be ready", func() error {
+		return kube.WaitClusterReady(ctx, pg, 6*time.Minute)
+	}); err != nil {
+		return err
+	}
+	primary, err := kube.PrimaryPod(ctx, pg)
+	if err != nil {
+		return err
+	}
+
+	fmt.Fprintf(out, "\nFilling the database on %s with INSERTs at 8 MiB/s; the add-on grows the volumes as they fill.\n\n", primary)
+	fillCtx, stopFill := context.WithCancel(ctx)
+	defer stopFill()
+	fillErr := make(chan error, 1)
+	go func() {
+		// A percentage the fill never reaches: it runs until the demo has
+		// seen enough growth and stops it.
+		fillErr <- kube.Fill(fillCtx, framework.FillSpec{
+			Namespace: demoNamespace, Pod: primary, Volume: "data", RateBytesPerSecond: 8 << 20, UntilPercent: 100,
+		}, nil)
+	}()
+	start := time.Now()
+	for {
+		grown, err := showDemo(ctx, kube, out, start)
+		if err != nil {
+			return err
+		}
+		if grown >= demoGrowths {
+			break
+		}
+		select {
+		case err := <-fillErr:
+			if err != nil && !errors.Is(err, context.Canceled) {
+				return fmt.Errorf("fill: %w", err)
+			}
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(5 * time.Second):
+		}
+	}
+	stopFill()
+	fmt.Fprintf(out, `
+The data volumes grew %d times, through the real CNPG operator, kubelet and CSI resize protocol.
+The cluster keeps running:
+
+  export KUBECONFIG=%s
+  kubectl -n %s get storageautoscalepolicy,storageobservations,pvc
+  kubectl -n %s describe storageautoscalepolicy %s
+
+Stop everything with: make sandbox-down
+`, demoGrowths, sb.Layout().Kubeconfig(), demoNamespace, demoNamespace, demoCluster)
+	return nil
+}
+
+// demoPolicy grows early (70 %) and lets growths follow each other after a
+// minute, so the demo shows two growths in a few minutes.
+func demoPolicy() *v1alpha1.StorageAutoscalePolicy {
+	volume := func(limit string) *v1alpha1.VolumePolicy {
+		l := resource.MustParse(limit)
+		return &v1alpha1.VolumePolicy{
+			Limit:    &l,
+			Trigger:  v1alpha1.Trigger{UsedPercent: 70},
+			Critical: v1alpha1.CriticalThreshold{UsedPercent: 90},
+			Cooldown: metav1.Duration{Duration: time.Minute},
+		}
+	}
+	p := &v1alpha1.StorageAutoscalePolicy{
+		ObjectMeta: metav1.ObjectMeta{Name: demoCluster, Namespace: demoNamespace},
+		Spec: v1alpha1.StorageAutoscalePolicySpec{
+			ClusterRef: v1alpha1.ClusterReference{Name: demoCluster},
+			Volumes:    v1alpha1.VolumesSpec{Data: *volume("8Gi"), WAL: volume("4Gi")},
+		},
+	}
+	p.Spec.Default()
+	return p
+}
+
+// showDemo prints the live view and returns how many growths of the data
+// role the policy's history holds.
+func showDemo(ctx context.Context, kube *framework.Cluster, out io.Writer, start time.Time) (int, error) {
+	policy := &v1alpha1.StorageAutoscalePolicy{}
+	if err := kube.Client.Get(ctx, client.ObjectKey{Namespace: demoNamespace, Name: demoCluster}, policy); err != nil {
+		return 0, err
+	}
+	pvcs := &corev1.PersistentVolumeClaimList{}
+	if err := kube.Client.List(ctx, pvcs, client.InNamespace(demoNamespace)); err != nil {
+		return 0, err
+	}
+	rows := map[string]v1alpha1.VolumeStatus{}
+	for _, r := range policy.Status.Volumes {
+		rows[r.PVC] = r
+	}
+	sort.Slice(pvcs.Items, func(i, j int) bool { return pvcs.Items[i].Name < pvcs.Items[j].Name })
+	fmt.Fprintf(out, "--- %s  policy state: %s\n", time.Since(start).Round(time.Second), orDash(policy.Status.State))
+	w := tabwriter.NewWriter(out, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(w, "PVC\tREQUEST\tCAPACITY\tUSED\tSTATE\tDECISION")
+	for _, p := range pvcs.Items {
+		row := rows[p.Name]
+		used := "-"
+		if row.UsedPercent > 0 {
+			used = fmt.Sprintf("%.1f%%", row.UsedPercent)
+		}
+		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\n", p.Name, p.Spec.Resources.Requests.Storage(),
+			p.Status.Capacity.Storage(), used, orDash(string(row.State)), truncate(row.Reason, 90))
+	}
+	w.Flush()
+	grown := 0
+	for _, h := range policy.Status.History {
+		if h.Role == v1alpha1.RoleData && h.Outcome == v1alpha1.OutcomeSucceeded {
+			fmt.Fprintf(out, "    grew %s %s → %s (%s, %s)\n", h.Role, h.From.String(), h.To.String(), h.Kind, h.Trigger)
+			grown++
+		}
+	}
+	return grown, nil
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
+
+func truncate(s string, n int) string {
+	s = strings.ReplaceAll(s, "\n", " ")
+	if len(s) > n {
+		return s[:n-1] + "…"
+	}
+	return s
+}
