@@ -56,11 +56,11 @@ verify: $(CONTROLLER_GEN) $(HELM) ## Fail when the generated files are stale (re
 	@echo "generated files are up to date"
 
 .PHONY: lint
-lint: $(STATICCHECK) ## go vet, gofmt and staticcheck.
-	go vet ./...
+lint: $(STATICCHECK) ## go vet, gofmt and staticcheck (also over the e2e- and images-tagged tests).
+	go vet -tags e2e,images ./...
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go')); \
 	if [ -n "$$unformatted" ]; then echo "not gofmt-formatted:"; echo "$$unformatted"; exit 1; fi
-	$(STATICCHECK) ./...
+	$(STATICCHECK) -tags e2e,images ./...
 
 .PHONY: test
 test: envtest-bins ## Run every test: units, and integration on a real kube-apiserver built from source.
@@ -71,6 +71,7 @@ bench: envtest-bins ## Run the controllers' benchmarks (heavy: 1,000 policies on
 	go test -run '^$$' -bench . -benchtime 3s ./controllers/plan/
 	go test -run '^$$' -bench Reconcile -benchtime 2000x -timeout 60m ./controllers/policy/
 	go test -run '^$$' -bench ReactionLatency -benchtime 30x -timeout 10m ./controllers/policy/
+	go test -run '^$$' -bench NudgeLatency -benchtime 30x -timeout 10m ./controllers/policy/
 
 ##@ Build
 
@@ -115,6 +116,10 @@ chart-lint: $(HELM) ## helm lint --strict the chart with its defaults and with c
 
 ##@ Sandbox (a real single-node Kubernetes with the real CNPG operator; needs root)
 
+.PHONY: demo
+demo: sandbox-deps $(BIN)/sandbox ## The sandbox demo: a 3-instance CNPG cluster filled by INSERTs until the add-on grew its volumes twice.
+	$(BIN)/sandbox demo
+
 .PHONY: sandbox-deps
 sandbox-deps: ## Install the Debian packages the sandbox needs.
 	hack/install-deps.sh sandbox
@@ -135,7 +140,7 @@ sandbox-status: $(BIN)/sandbox ## Show whether the sandbox is up and what runs o
 	$(BIN)/sandbox status
 
 .PHONY: e2e-sandbox
-e2e-sandbox: sandbox-deps ## Prove the sandbox itself: CNPG with a replica, online/offline growth, faults, clean down.
+e2e-sandbox: sandbox-deps ## Prove the sandbox and the installed add-on: CNPG with a replica, growth, faults, injection, clean down.
 	go test -tags e2e -count=1 -timeout 60m -v ./e2e/sandbox/
 
 .PHONY: FORCE
