@@ -7,6 +7,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"os"
 	"strings"
 	"time"
 
@@ -36,6 +37,9 @@ func Connect(kubeconfig string) (*Cluster, error) {
 		return nil, fmt.Errorf("kubeconfig %s: %w", kubeconfig, err)
 	}
 	cfg.QPS, cfg.Burst = 50, 100
+	// The API server's warnings (e.g. the policy webhook's "cluster not
+	// found yet") are worth reading: print them, once each.
+	cfg.WarningHandler = rest.NewWarningWriter(os.Stderr, rest.WarningWriterOptions{Deduplicate: true})
 	sch, err := testenv.NewScheme()
 	if err != nil {
 		return nil, err

@@ -173,6 +173,9 @@ func TestOfflineGrowthWaitsForThePodToGo(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitGone(ctx, t, &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: pod, Namespace: ns}})
+	// Only an unstaged volume grows offline: a pod started before kubelet
+	// unstaged it would find the old filesystem mounted again.
+	waitDriverLog(ctx, t, "method=/csi.v1.Node/NodeUnstageVolume volume="+volumeID(ctx, t, pvc), time.Minute)
 	pod = startPod(ctx, t, ns, pvc.Name)
 	waitCapacity(ctx, t, pvc, "2Gi", 2*time.Minute)
 	waitFilesystemAtLeast(ctx, t, ns, pod, 1900<<20, time.Minute)

@@ -102,11 +102,15 @@ func serve(socket string, register func(*grpc.Server), log *slog.Logger) (*grpc.
 	}
 	s := grpc.NewServer(grpc.UnaryInterceptor(func(ctx context.Context, req any, info *grpc.UnaryServerInfo, h grpc.UnaryHandler) (any, error) {
 		resp, err := h(ctx, req)
+		volume := ""
+		if r, ok := req.(interface{ GetVolumeId() string }); ok {
+			volume = r.GetVolumeId()
+		}
 		if err != nil {
-			log.Warn("CSI call failed", "method", info.FullMethod, "error", err)
+			log.Warn("CSI call failed", "method", info.FullMethod, "volume", volume, "error", err)
 		} else if !strings.Contains(info.FullMethod, "Probe") && !strings.Contains(info.FullMethod, "GetCapabilities") &&
 			!strings.Contains(info.FullMethod, "GetVolumeStats") {
-			log.Info("CSI call", "method", info.FullMethod)
+			log.Info("CSI call", "method", info.FullMethod, "volume", volume)
 		}
 		return resp, err
 	}))
