@@ -14,10 +14,7 @@ import (
 	// time-zone database of its own.
 	_ "time/tzdata"
 
-	cnpgv1 "github.com/cloudnative-pg/cloudnative-pg/api/v1"
 	"github.com/go-logr/logr"
-	"k8s.io/apimachinery/pkg/runtime"
-	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/controller"
@@ -26,10 +23,10 @@ import (
 	ctrlmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
-	"github.com/pgstorage/cnpg-storage-autoscaler/apis/v1alpha1"
 	"github.com/pgstorage/cnpg-storage-autoscaler/controllers/admission"
 	"github.com/pgstorage/cnpg-storage-autoscaler/controllers/metrics"
 	"github.com/pgstorage/cnpg-storage-autoscaler/controllers/policy"
+	"github.com/pgstorage/cnpg-storage-autoscaler/internal/kubescheme"
 )
 
 // leaderElectionID names the Lease the replicas compete for.
@@ -101,7 +98,7 @@ func run(o options, log logr.Logger) error {
 	if err != nil {
 		return fmt.Errorf("kubeconfig: %w", err)
 	}
-	scheme, err := newScheme()
+	scheme, err := kubescheme.New()
 	if err != nil {
 		return err
 	}
@@ -153,17 +150,4 @@ func run(o options, log logr.Logger) error {
 	}
 	log.Info("starting", "leaderElect", o.leaderElect, "resizeTimeout", o.resizeTimeout, "syncPeriod", o.syncPeriod)
 	return manager.Start(ctrl.SetupSignalHandler())
-}
-
-// newScheme knows Kubernetes' built-in kinds, CNPG's and this project's.
-func newScheme() (*runtime.Scheme, error) {
-	scheme := runtime.NewScheme()
-	for _, add := range []func(*runtime.Scheme) error{
-		clientgoscheme.AddToScheme, v1alpha1.AddToScheme, cnpgv1.AddToScheme,
-	} {
-		if err := add(scheme); err != nil {
-			return nil, fmt.Errorf("build scheme: %w", err)
-		}
-	}
-	return scheme, nil
 }

@@ -13,16 +13,15 @@ import (
 	"os/exec"
 	"path/filepath"
 	goruntime "runtime"
+	"testing"
 	"time"
 
-	cnpgv1 "github.com/cloudnative-pg/cloudnative-pg/api/v1"
 	"k8s.io/apimachinery/pkg/runtime"
-	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 
-	"github.com/pgstorage/cnpg-storage-autoscaler/apis/v1alpha1"
+	"github.com/pgstorage/cnpg-storage-autoscaler/internal/kubescheme"
 )
 
 // KubeVersion is the Kubernetes release the test binaries are built from
@@ -76,16 +75,30 @@ func Start() (*Env, error) {
 func (e *Env) Stop() error { return e.env.Stop() }
 
 // NewScheme knows Kubernetes' built-in kinds, CNPG's and this project's.
-func NewScheme() (*runtime.Scheme, error) {
-	scheme := runtime.NewScheme()
-	for _, add := range []func(*runtime.Scheme) error{
-		clientgoscheme.AddToScheme, v1alpha1.AddToScheme, cnpgv1.AddToScheme,
-	} {
-		if err := add(scheme); err != nil {
-			return nil, fmt.Errorf("build scheme: %w", err)
+func NewScheme() (*runtime.Scheme, error) { return kubescheme.New() }
+
+// Main starts the control plane into *env, runs setup and the package's
+// tests, and stops it: func TestMain(m *testing.M) { os.Exit(testenv.Main(m, &env)) }.
+// A control plane that does not start fails the run, loudly.
+func Main(m *testing.M, env **Env, setup ...func() error) int {
+	e, err := Start()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	*env = e
+	defer func() {
+		if err := e.Stop(); err != nil {
+			fmt.Fprintln(os.Stderr, "stop test API server:", err)
+		}
+	}()
+	for _, f := range setup {
+		if err := f(); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			return 1
 		}
 	}
-	return scheme, nil
+	return m.Run()
 }
 
 // RepoRoot is the root of this repository, found from this file's path so
