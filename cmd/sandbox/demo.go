@@ -58,9 +58,12 @@ func runDemo(ctx context.Context, sb *sandbox.Sandbox, out io.Writer) error {
 		fmt.Fprintf(out, " ✓ %s (%s)\n", what, time.Since(start).Round(100*time.Millisecond))
 		return nil
 	}
-	err = step("create namespace "+demoNamespace+", the policy and a 3-instance CNPG cluster (1Gi data + 1Gi WAL)", func() error {
+	// The Cluster first, so the policy webhook can check the policy against
+	// it; CNPG creates the first instance pod only after its initdb job, by
+	// which time the policy exists and the pod gets the sidecar.
+	err = step("create namespace "+demoNamespace+", a 3-instance CNPG cluster (1Gi data + 1Gi WAL) and its policy", func() error {
 		for _, obj := range []client.Object{
-			&corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: demoNamespace}}, policy, pg,
+			&corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: demoNamespace}}, pg, policy,
 		} {
 			if err := kube.Client.Create(ctx, obj); err != nil && !apierrors.IsAlreadyExists(err) {
 				return err
@@ -114,14 +117,16 @@ func runDemo(ctx context.Context, sb *sandbox.Sandbox, out io.Writer) error {
 	stopFill()
 	fmt.Fprintf(out, `
 The data volumes grew %d times, through the real CNPG operator, kubelet and CSI resize protocol.
-The cluster keeps running:
+The cluster keeps running (kubectl is the one built with the sandbox):
 
   export KUBECONFIG=%s
+  alias kubectl=%s
   kubectl -n %s get storageautoscalepolicy,storageobservations,pvc
   kubectl -n %s describe storageautoscalepolicy %s
+  bin/sandbox fill --namespace %s --cluster %s --until 85%%     # fill some more
 
 Stop everything with: make sandbox-down
-`, demoGrowths, sb.Layout().Kubeconfig(), demoNamespace, demoNamespace, demoCluster)
+`, demoGrowths, sb.Layout().Kubeconfig(), sb.Kubectl(), demoNamespace, demoNamespace, demoCluster, demoNamespace, demoCluster)
 	return nil
 }
 

@@ -82,7 +82,7 @@ func runCommand(ctx context.Context, command, repo string, args []string) error 
 		if err := sb.Up(ctx); err != nil {
 			return err
 		}
-		fmt.Printf("\nThe sandbox is up.\n  export KUBECONFIG=%s\nStop it with: make sandbox-down\n", layout.Kubeconfig())
+		fmt.Printf("\nThe sandbox is up.\n  export KUBECONFIG=%s\n  alias kubectl=%s\nStop it with: make sandbox-down\n", layout.Kubeconfig(), sb.Kubectl())
 		return nil
 	case "down":
 		return sb.Down(ctx)

@@ -276,7 +276,7 @@ func reasonIdle(v *volume) string {
 	if v.rule == nil {
 		return ""
 	}
-	reason := fmt.Sprintf("%s used", formatPercent(v.figures.usedPercent))
+	reason := fmt.Sprintf("%s%% used", formatPercent(v.figures.usedPercent))
 	if v.rule.Trigger.UsedPercent > 0 {
 		reason += fmt.Sprintf(", grows at %d%%", v.rule.Trigger.UsedPercent)
 	}

@@ -34,6 +34,9 @@ func New(layout Layout, out io.Writer) (*Sandbox, error) {
 	return s, nil
 }
 
+// Kubectl is the path of the kubectl built with the sandbox's Kubernetes.
+func (s *Sandbox) Kubectl() string { return s.kubeBin("kubectl") }
+
 // Layout is where this sandbox keeps things.
 func (s *Sandbox) Layout() Layout { return s.layout }
 
