@@ -143,6 +143,10 @@ sandbox-status: $(BIN)/sandbox ## Show whether the sandbox is up and what runs o
 e2e-sandbox: sandbox-deps ## Prove the sandbox and the installed add-on: CNPG with a replica, growth, faults, injection, clean down.
 	go test -tags e2e -count=1 -timeout 60m -v ./e2e/sandbox/
 
+.PHONY: e2e
+e2e: sandbox-deps ## The E2E suite's gates 1 and 2 on the sandbox (e2e/run.sh; report in e2e/out/, entry in E2E_TEST_SUMMARY.md).
+	e2e/run.sh --target sandbox --label-filter 'gate1 || gate2'
+
 .PHONY: FORCE
 FORCE:
 

@@ -5,6 +5,8 @@
 //	sandbox down        remove everything the sandbox made, also after a crash
 //	sandbox status      say whether it is up and what runs on it
 //	sandbox kubeconfig  print the path of the admin kubeconfig
+//	sandbox kubectl     print the path of the sandbox's kubectl
+//	sandbox postgres-image  print the PostgreSQL image for CNPG Clusters
 //	sandbox demo        up, a CNPG cluster and a policy, filled until it grew twice
 //	sandbox fill        write into a CNPG instance's volume until it is N % full
 package main
@@ -30,6 +32,9 @@ commands:
   down        remove every process, mount, loop device, network and directory it made
   status      say whether the sandbox is up, and what runs on it
   kubeconfig  print the admin kubeconfig's path (export KUBECONFIG=$(sandbox kubeconfig))
+  kubectl     print the path of the kubectl built with the sandbox's Kubernetes
+  postgres-image
+              print the PostgreSQL image the sandbox provides for CNPG Clusters (imageName)
   demo        up, a 3-instance CNPG cluster and a policy, filled until its volumes grew twice
   fill        write into a CNPG instance's volume: fill --cluster C [--namespace N] [--instance P]
               [--volume data|wal|<tablespace>] [--rate 8MiB/s] [--until 90%] [--raw]
@@ -90,6 +95,16 @@ func runCommand(ctx context.Context, command, repo string, args []string) error 
 		return sb.Status(ctx, os.Stdout)
 	case "demo":
 		return runDemo(ctx, sb, os.Stdout)
+	case "kubectl":
+		fmt.Println(sb.Kubectl())
+		return nil
+	case "postgres-image":
+		image, err := sb.PostgresImage(ctx)
+		if err != nil {
+			return err
+		}
+		fmt.Println(image)
+		return nil
 	default:
 		return fmt.Errorf("unknown command %q\n%s", command, usage)
 	}
