@@ -287,7 +287,7 @@ func TestClusterRun(t *testing.T) {
 	sidecar := "example.azurecr.io/pgstorage/cnpg-storage-autoscaler-sidecar:0123456789ab"
 	want := []string{
 		"kubectl get namespaces -o name",
-		"kubectl delete --wait=true --timeout=15m namespace/autoscaler-e2e-old",
+		"kubectl delete --wait=false namespace/autoscaler-e2e-old",
 		"push " + controller,
 		"push " + sidecar,
 		"helm upgrade --install cnpg-storage-autoscaler",
