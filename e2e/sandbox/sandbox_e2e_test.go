@@ -80,21 +80,8 @@ func TestCNPGClusterWithAStreamingReplica(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
 	ns := namespace(t, "sandbox-cnpg")
-	pg := framework.NewCluster(framework.ClusterSpec{
-		Name: "pair", Namespace: ns, Instances: 2, Image: pgImage,
-		StorageClass: sandbox.ClassOnline, DataSize: "1Gi", WALSize: "1Gi",
-	})
-	if err := cluster.Client.Create(ctx, pg); err != nil {
-		t.Fatal(err)
-	}
-	if err := cluster.WaitClusterReady(ctx, pg, 5*time.Minute); err != nil {
-		t.Fatal(err)
-	}
-	primary, err := cluster.PrimaryPod(ctx, pg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	err = framework.Eventually(ctx, "a streaming replica", time.Minute, 2*time.Second, func(ctx context.Context) error {
+	primary := readyCluster(ctx, t, ns, "pair", 2)
+	err := framework.Eventually(ctx, "a streaming replica", time.Minute, 2*time.Second, func(ctx context.Context) error {
 		out, err := cluster.PSQL(ctx, ns, primary, "select count(*) from pg_stat_replication where state = 'streaming'")
 		if err != nil {
 			return err
@@ -257,20 +244,7 @@ func TestAddonInjectsWithoutRolloutAndGrowsAVolume(t *testing.T) {
 	if err := cluster.Client.Create(ctx, policy); err != nil {
 		t.Fatal(err)
 	}
-	pg := framework.NewCluster(framework.ClusterSpec{
-		Name: "solo", Namespace: ns, Instances: 1, Image: pgImage,
-		StorageClass: sandbox.ClassOnline, DataSize: "1Gi", WALSize: "1Gi",
-	})
-	if err := cluster.Client.Create(ctx, pg); err != nil {
-		t.Fatal(err)
-	}
-	if err := cluster.WaitClusterReady(ctx, pg, 5*time.Minute); err != nil {
-		t.Fatal(err)
-	}
-	primary, err := cluster.PrimaryPod(ctx, pg)
-	if err != nil {
-		t.Fatal(err)
-	}
+	primary := readyCluster(ctx, t, ns, "solo", 1)
 	pod := &corev1.Pod{}
 	if err := cluster.Client.Get(ctx, client.ObjectKey{Namespace: ns, Name: primary}, pod); err != nil {
 		t.Fatal(err)
@@ -288,7 +262,7 @@ func TestAddonInjectsWithoutRolloutAndGrowsAVolume(t *testing.T) {
 	// The sidecar's observation: disk figures, and PostgreSQL reached as
 	// cnpg_metrics_exporter over the socket.
 	obs := &v1alpha1.StorageObservation{}
-	err = framework.Eventually(ctx, "an observation from the sidecar with PostgreSQL reachable", 2*time.Minute, 2*time.Second,
+	err := framework.Eventually(ctx, "an observation from the sidecar with PostgreSQL reachable", 2*time.Minute, 2*time.Second,
 		func(ctx context.Context) error {
 			if err := cluster.Client.Get(ctx, client.ObjectKey{Namespace: ns, Name: primary}, obs); err != nil {
 				return err
@@ -353,6 +327,27 @@ func TestAddonInjectsWithoutRolloutAndGrowsAVolume(t *testing.T) {
 }
 
 // --- helpers: each reads like a step of the scenario ---
+
+// readyCluster creates a CNPG Cluster with 1Gi data and WAL volumes on the
+// online class, waits until it is ready and returns its primary pod.
+func readyCluster(ctx context.Context, t *testing.T, ns, name string, instances int) string {
+	t.Helper()
+	pg := framework.NewCluster(framework.ClusterSpec{
+		Name: name, Namespace: ns, Instances: instances, Image: pgImage,
+		StorageClass: sandbox.ClassOnline, DataSize: "1Gi", WALSize: "1Gi",
+	})
+	if err := cluster.Client.Create(ctx, pg); err != nil {
+		t.Fatal(err)
+	}
+	if err := cluster.WaitClusterReady(ctx, pg, 5*time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	primary, err := cluster.PrimaryPod(ctx, pg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return primary
+}
 
 func namespace(t *testing.T, prefix string) string {
 	t.Helper()
