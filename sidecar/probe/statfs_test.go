@@ -37,15 +37,22 @@ func run(t *testing.T, name string, args ...string) string {
 }
 
 // mountExt4 makes a sparse file of sizeMiB, an ext4 on it with the default 5%
-// reserved blocks, and loop-mounts it. The mount (and with it the
-// auto-cleared loop device) goes away when the test ends.
+// reserved blocks, and loop-mounts it.
 func mountExt4(t *testing.T, sizeMiB int) (mountPoint, image string) {
 	t.Helper()
 	requireTool(t, "mkfs.ext4", "e2fsprogs")
 	requireTool(t, "tune2fs", "e2fsprogs")
+	return mountLoop(t, sizeMiB, "ext4.img", "mkfs.ext4", "-q", "-F", "-b", "4096", "-m", "5")
+}
+
+// mountLoop makes a sparse file of sizeMiB named name, runs mkfs (its
+// arguments, then the file) on it and loop-mounts it. The mount (and with it
+// the auto-cleared loop device) goes away when the test ends.
+func mountLoop(t *testing.T, sizeMiB int, name string, mkfs ...string) (mountPoint, image string) {
+	t.Helper()
 	requireTool(t, "losetup", "mount")
 	dir := t.TempDir()
-	image = filepath.Join(dir, "ext4.img")
+	image = filepath.Join(dir, name)
 	f, err := os.Create(image)
 	if err != nil {
 		t.Fatal(err)
@@ -54,7 +61,7 @@ func mountExt4(t *testing.T, sizeMiB int) (mountPoint, image string) {
 		t.Fatal(err)
 	}
 	f.Close()
-	run(t, "mkfs.ext4", "-q", "-F", "-b", "4096", "-m", "5", image)
+	run(t, mkfs[0], append(mkfs[1:], image)...)
 	mountPoint = filepath.Join(dir, "mnt")
 	if err := os.Mkdir(mountPoint, 0o755); err != nil {
 		t.Fatal(err)

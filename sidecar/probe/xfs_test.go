@@ -22,25 +22,7 @@ func mountXFS(t *testing.T, sizeMiB int) (mountPoint, image string) {
 	t.Helper()
 	requireTool(t, "mkfs.xfs", "xfsprogs")
 	requireTool(t, "xfs_info", "xfsprogs")
-	requireTool(t, "losetup", "mount")
-	dir := t.TempDir()
-	image = filepath.Join(dir, "xfs.img")
-	f, err := os.Create(image)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := f.Truncate(int64(sizeMiB) * mib); err != nil {
-		t.Fatal(err)
-	}
-	f.Close()
-	run(t, "mkfs.xfs", "-q", "-f", image)
-	mountPoint = filepath.Join(dir, "mnt")
-	if err := os.Mkdir(mountPoint, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	run(t, "mount", "-o", "loop", image, mountPoint)
-	t.Cleanup(func() { run(t, "umount", mountPoint) })
-	return mountPoint, image
+	return mountLoop(t, sizeMiB, "xfs.img", "mkfs.xfs", "-q", "-f")
 }
 
 func TestXFSFiguresMatchDf(t *testing.T) {
