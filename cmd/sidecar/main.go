@@ -131,7 +131,6 @@ func run(ctx context.Context, s config.Sidecar, log *slog.Logger) error {
 	shutdown, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
 	defer cancel()
 	_ = server.Shutdown(shutdown)
-	collector.Close(shutdown)
 	log.Info("sidecar stopped on signal")
 	return nil
 }

@@ -28,12 +28,19 @@ type Result struct {
 	QueryError string
 }
 
-// Collector holds the one reused connection. Not safe for concurrent use.
+// Collector asks PostgreSQL on a connection of its own for each Collect and
+// remembers when to try again after a failure. Not safe for concurrent use.
+//
+// No session is held between two Collects: CNPG stops an instance (pod
+// deletion, switchover, rolling update, drain) with a smart shutdown first,
+// which waits for every client session to end — for up to
+// smartShutdownTimeout, 180 s by default. An idle session of the probe
+// delayed every such stop by that long. A connection over the local socket
+// costs about a millisecond every few seconds.
 type Collector struct {
 	settings Settings
 	config   *pgx.ConnConfig
 
-	conn       *pgx.Conn
 	retryAt    time.Time
 	delay      time.Duration
 	lastReason string
@@ -50,21 +57,22 @@ func NewCollector(s Settings) (*Collector, error) {
 	return &Collector{settings: s, config: cfg}, nil
 }
 
-// Collect asks PostgreSQL, connecting first if needed and allowed by the
-// backoff. It never returns an error: an unreachable PostgreSQL is a result.
+// Collect connects (when the backoff allows), asks PostgreSQL and
+// disconnects before it returns. It never returns an error: an unreachable
+// PostgreSQL is a result.
 func (c *Collector) Collect(ctx context.Context, now time.Time) Result {
-	if c.conn == nil {
-		if now.Before(c.retryAt) {
-			return unreachable(c.lastReason)
-		}
-		if err := c.connect(ctx); err != nil {
-			return c.fail(err, now)
-		}
+	if now.Before(c.retryAt) {
+		return unreachable(c.lastReason)
 	}
+	conn, err := c.connect(ctx)
+	if err != nil {
+		return c.fail(err, now)
+	}
+	defer disconnect(conn)
 	queryCtx, cancel := context.WithTimeout(ctx, c.settings.StatementTimeout+time.Second)
 	defer cancel()
 	result := Result{Postgres: v1alpha1.PostgresObservation{Reachable: true}}
-	role, err := queryState(queryCtx, c.conn, &result.Postgres)
+	role, err := queryState(queryCtx, conn, &result.Postgres)
 	result.Role = role
 	var queryErrors []error
 	if err != nil {
@@ -76,13 +84,12 @@ func (c *Collector) Collect(ctx context.Context, now time.Time) Result {
 		if err != nil && connectionLost(err) {
 			break
 		}
-		if err = query(queryCtx, c.conn, &result.Postgres); err != nil {
+		if err = query(queryCtx, conn, &result.Postgres); err != nil {
 			queryErrors = append(queryErrors, err)
 		}
 	}
 	if err := errors.Join(queryErrors...); err != nil {
-		if connectionLost(err) || c.conn.IsClosed() {
-			c.close()
+		if connectionLost(err) || conn.IsClosed() {
 			return c.fail(err, now)
 		}
 		result.QueryError = err.Error()
@@ -90,15 +97,15 @@ func (c *Collector) Collect(ctx context.Context, now time.Time) Result {
 	return result
 }
 
-func (c *Collector) connect(ctx context.Context) error {
+func (c *Collector) connect(ctx context.Context) (*pgx.Conn, error) {
 	ctx, cancel := context.WithTimeout(ctx, c.settings.ConnectTimeout+time.Second)
 	defer cancel()
 	conn, err := pgx.ConnectConfig(ctx, c.config)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	c.conn, c.delay, c.retryAt, c.lastReason = conn, 0, time.Time{}, ""
-	return nil
+	c.delay, c.retryAt, c.lastReason = 0, time.Time{}, ""
+	return conn, nil
 }
 
 // fail records why PostgreSQL could not be asked and when to try again.
@@ -118,16 +125,10 @@ func unreachable(reason string) Result {
 	return Result{Postgres: v1alpha1.PostgresObservation{Reachable: false, Reason: reason}, Role: v1alpha1.InstanceUnknown}
 }
 
-// Close ends the connection, if any, within ctx.
-func (c *Collector) Close(ctx context.Context) {
-	if c.conn != nil {
-		_ = c.conn.Close(ctx)
-		c.conn = nil
-	}
-}
-
-func (c *Collector) close() {
+// disconnect sends the terminate message; a server that is going away is
+// not waited for.
+func disconnect(conn *pgx.Conn) {
 	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
 	defer cancel()
-	c.Close(ctx)
+	_ = conn.Close(ctx)
 }

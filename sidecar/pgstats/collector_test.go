@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -34,7 +35,6 @@ func newCollector(t *testing.T, s *testServer) *Collector {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { c.Close(context.Background()) })
 	return c
 }
 
@@ -189,12 +189,12 @@ func TestAStoppedServerIsUnreachableAndReconnectedWhenBack(t *testing.T) {
 	}
 	s.stop()
 
-	// The reused connection breaks.
+	// Connecting fails while the socket is gone.
 	r := collect(t, c, t0.Add(10*time.Second))
 	if r.Postgres.Reachable || r.Postgres.Reason == "" || r.Role != v1alpha1.InstanceUnknown {
 		t.Fatalf("stopped server observed as %+v role %s", r.Postgres, r.Role)
 	}
-	// Reconnecting finds no socket.
+	// Still no socket a minute later.
 	r = collect(t, c, t0.Add(time.Minute))
 	if r.Postgres.Reachable || !strings.Contains(r.Postgres.Reason, "PostgreSQL is not running: no socket at "+s.socketDir) {
 		t.Fatalf("reason %q does not say PostgreSQL is not running", r.Postgres.Reason)
@@ -233,5 +233,26 @@ func TestAMissingRoleIsReportedAndNoSuperuserIsTried(t *testing.T) {
 	// CNPG's map would let this process in as postgres: proving it never tried.
 	if strings.Contains(log, "user=postgres") || strings.Contains(log, `user "postgres"`) {
 		t.Errorf("the sidecar connected as the postgres superuser:\n%s", log)
+	}
+}
+
+// CNPG stops an instance with a smart shutdown first, which waits for every
+// client session: a session the probe kept between two collects held every
+// pod deletion, switchover and drain for smartShutdownTimeout (180 s).
+func TestNoSessionOutlivesACollectSoSmartShutdownIsNotHeld(t *testing.T) {
+	s := startServer(t, serverOptions{withRole: true})
+	c := newCollector(t, s)
+	if r := collect(t, c, t0); !r.Postgres.Reachable {
+		t.Fatalf("running server unreachable: %s", r.Postgres.Reason)
+	}
+
+	must(t, s.cmd.Process.Signal(syscall.SIGTERM)) // smart shutdown
+	exited := make(chan error, 1)
+	go func() { exited <- s.cmd.Wait() }()
+	select {
+	case <-exited:
+		s.cmd = nil
+	case <-time.After(20 * time.Second):
+		t.Fatalf("smart shutdown still waiting 20 s after a collect: a session of the probe is open\n%s", s.log())
 	}
 }
