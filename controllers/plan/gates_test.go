@@ -343,7 +343,7 @@ func TestGates(t *testing.T) {
 			name:  "window: planned growth outside the window is queued until it opens",
 			build: func(t *testing.T) Snapshot { return oneInstance(t, 85, 10).policy(nightlyWindow).build() },
 			pvc:   "orders-1", wantGate: GateWindow, wantState: v1alpha1.VolumeQueued,
-			wantReason: `planned growth to 60Gi queued until 02:00 UTC (maintenance window "0 2 * * *", 2h)`,
+			wantReason: `planned growth to 60Gi queued until tomorrow 02:00 UTC (maintenance window "0 2 * * *", 2h)`,
 		},
 		{
 			name: "window: planned growth inside the window grows",
@@ -367,7 +367,7 @@ func TestGates(t *testing.T) {
 				return b.build()
 			},
 			pvc: "orders-1", wantGate: GateBudget, wantState: v1alpha1.VolumeBlocked,
-			wantReason: "daily budget for planned growth used: 4 of 4 in the last 24h (maxActionsPerDay 6 minus emergencyReserve 2); next growth possible after 06:00 UTC",
+			wantReason: "daily budget for planned growth used: 4 of 4 in the last 24h (maxActionsPerDay 6 minus emergencyReserve 2); next growth possible after tomorrow 06:00 UTC",
 		},
 		{
 			name: "budget: emergency growth uses the reserve",

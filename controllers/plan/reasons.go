@@ -340,14 +340,22 @@ func formatDuration(d time.Duration) string {
 	return text
 }
 
-// formatClock: "02:00 UTC" within a day of now, else with the date.
+// formatClock: "02:00 UTC" on now's day, "tomorrow 02:00 UTC" or
+// "yesterday 23:10 UTC" next to it, else with the date. A bare clock for
+// another day (a budget that frees in 23 hours) reads as earlier today.
 func formatClock(t, now time.Time, zone *time.Location) string {
 	if zone == nil {
 		zone = time.UTC
 	}
-	local := t.In(zone)
-	if distance := t.Sub(now); distance < 24*time.Hour && distance > -24*time.Hour {
+	local, today := t.In(zone), now.In(zone)
+	day := func(t time.Time) time.Time { return time.Date(t.Year(), t.Month(), t.Day(), 0, 0, 0, 0, time.UTC) }
+	switch day(local).Sub(day(today)) {
+	case 0:
 		return local.Format("15:04 MST")
+	case 24 * time.Hour:
+		return "tomorrow " + local.Format("15:04 MST")
+	case -24 * time.Hour:
+		return "yesterday " + local.Format("15:04 MST")
 	}
 	return local.Format("2006-01-02 15:04 MST")
 }

@@ -290,3 +290,29 @@ func TestMaintenanceWindows(t *testing.T) {
 		})
 	}
 }
+
+func TestClockTimesSayWhichDay(t *testing.T) {
+	now := time.Date(2026, 11, 23, 5, 33, 0, 0, time.UTC)
+	berlin, err := time.LoadLocation("Europe/Berlin")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cases := []struct {
+		name string
+		t    time.Time
+		zone *time.Location
+		want string
+	}{
+		{"later today", now.Add(3 * time.Hour), time.UTC, "08:33 UTC"},
+		{"earlier today", now.Add(-5 * time.Hour), time.UTC, "00:33 UTC"},
+		{"a budget freeing in 23h59m is tomorrow, not earlier today", now.Add(24*time.Hour - time.Minute), time.UTC, "tomorrow 05:32 UTC"},
+		{"last night", now.Add(-6 * time.Hour), time.UTC, "yesterday 23:33 UTC"},
+		{"further away carries the date", now.Add(50 * time.Hour), time.UTC, "2026-11-25 07:33 UTC"},
+		{"the day is the zone's day", now.Add(18 * time.Hour), berlin, "tomorrow 00:33 CET"},
+	}
+	for _, c := range cases {
+		if got := formatClock(c.t, now, c.zone); got != c.want {
+			t.Errorf("%s: %q, want %q", c.name, got, c.want)
+		}
+	}
+}
