@@ -232,10 +232,11 @@ ginkgo_flags=(-ginkgo.v -ginkgo.json-report="$report" -ginkgo.timeout="${suite_m
 $fail_fast && ginkgo_flags+=(-ginkgo.fail-fast)
 
 # One package, one Ginkgo process: the specs run one at a time (Azure Disk
-# attaches queue per node).
+# attaches queue per node). -v streams each spec's progress as it runs
+# (without it go test holds the output of a passing package until the end).
 step "go test -tags e2e ./e2e/suite/ (target $target, storage class $E2E_STORAGE_CLASS, timeouts ×$E2E_TIMEOUT_SCALE)"
 status=0
-go test -tags e2e -count=1 -p 1 -timeout "$((suite_minutes + 10))m" ./e2e/suite/ "${ginkgo_flags[@]}" || status=$?
+go test -tags e2e -count=1 -p 1 -v -timeout "$((suite_minutes + 10))m" ./e2e/suite/ "${ginkgo_flags[@]}" || status=$?
 
 if [[ -f $report ]]; then
 	step "ledger"

@@ -334,7 +334,7 @@ func TestClusterRun(t *testing.T) {
 			}
 		case c[0] == "go" && c[1] == "test":
 			for _, flag := range []string{"-ginkgo.label-filter=gate1 || gate2", "-ginkgo.focus=it's", "-ginkgo.fail-fast", "./e2e/suite/",
-				"-ginkgo.timeout=270m", "-timeout", "280m"} {
+				"-ginkgo.timeout=270m", "-timeout", "280m", "-v"} {
 				if !slices.Contains(c, flag) {
 					t.Errorf("go test lacks %q: %q", flag, c)
 				}
