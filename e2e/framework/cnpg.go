@@ -22,6 +22,10 @@ type ClusterSpec struct {
 	StorageClass string
 	DataSize     string
 	WALSize      string // empty: no separate WAL volume
+	// Tablespaces are created by CNPG, each on a volume of its own of
+	// TablespaceSize (default 1Gi).
+	Tablespaces    []string
+	TablespaceSize string
 	// Sized so that every fill of a 1 GiB WAL volume is the test's own:
 	// CNPG's defaults (max_wal_size 1GB, wal_keep_size 512MB) overflow it.
 	MaxWALSize  string
@@ -44,6 +48,9 @@ func NewCluster(spec ClusterSpec) *cnpgv1.Cluster {
 			ImageName: spec.Image,
 			PostgresConfiguration: cnpgv1.PostgresConfiguration{Parameters: map[string]string{
 				"max_wal_size": spec.MaxWALSize, "wal_keep_size": spec.WALKeepSize, "min_wal_size": "80MB",
+				// A new replica's pg_basebackup waits for a spread
+				// checkpoint: 4.5 min with the default 5 min timeout.
+				"checkpoint_timeout": "30s",
 			}},
 			StorageConfiguration: cnpgv1.StorageConfiguration{StorageClass: &class, Size: spec.DataSize},
 			Resources: corev1.ResourceRequirements{
@@ -53,6 +60,14 @@ func NewCluster(spec ClusterSpec) *cnpgv1.Cluster {
 	}
 	if spec.WALSize != "" {
 		c.Spec.WalStorage = &cnpgv1.StorageConfiguration{StorageClass: &class, Size: spec.WALSize}
+	}
+	if spec.TablespaceSize == "" {
+		spec.TablespaceSize = "1Gi"
+	}
+	for _, name := range spec.Tablespaces {
+		c.Spec.Tablespaces = append(c.Spec.Tablespaces, cnpgv1.TablespaceConfiguration{
+			Name: name, Storage: cnpgv1.StorageConfiguration{StorageClass: &class, Size: spec.TablespaceSize},
+		})
 	}
 	return c
 }

@@ -30,6 +30,9 @@ type FillSpec struct {
 	// Raw writes files under the mount path instead of going through
 	// PostgreSQL (for volumes PostgreSQL cannot fill on purpose).
 	Raw bool
+	// StopWhenGrown ends the fill as soon as the filesystem is bigger than
+	// when the fill began, so that a test sees exactly one growth.
+	StopWhenGrown bool
 }
 
 // Usage is a volume's fill as df sees it inside the postgres container.
@@ -78,9 +81,11 @@ func (c *Cluster) VolumeUsage(ctx context.Context, namespace, pod, volume string
 // Fill writes into a volume at a steady rate until it is UntilPercent full,
 // reporting each step to progress (may be nil). Data and tablespace volumes
 // fill through INSERTs of incompressible rows; the WAL volume fills through
-// INSERTs while a replication slot holds the WAL back; Raw writes files.
-// A volume that grows under it keeps being filled: the target is a
-// percentage, so growth moves the goal post exactly as it does for users.
+// WAL messages (pg_logical_emit_message) while a replication slot holds the
+// WAL back; Raw writes files.
+// A volume that grows under it keeps being filled (the target is a
+// percentage, so growth moves the goal post exactly as it does for users)
+// unless StopWhenGrown says otherwise.
 func (c *Cluster) Fill(ctx context.Context, spec FillSpec, progress io.Writer) error {
 	if spec.RateBytesPerSecond <= 0 {
 		spec.RateBytesPerSecond = 20 << 20
@@ -88,6 +93,7 @@ func (c *Cluster) Fill(ctx context.Context, spec FillSpec, progress io.Writer) e
 	if err := c.prepareFill(ctx, spec); err != nil {
 		return err
 	}
+	var startBytes int64
 	for step := 0; ; step++ {
 		usage, err := c.VolumeUsage(ctx, spec.Namespace, spec.Pod, spec.Volume)
 		if err != nil {
@@ -96,7 +102,10 @@ func (c *Cluster) Fill(ctx context.Context, spec FillSpec, progress io.Writer) e
 		if progress != nil {
 			fmt.Fprintf(progress, "%s %s: %.1f%% of %d MiB used\n", spec.Pod, spec.Volume, usage.UsedPercent(), usage.SizeBytes>>20)
 		}
-		if usage.UsedPercent() >= spec.UntilPercent {
+		if step == 0 {
+			startBytes = usage.SizeBytes
+		}
+		if usage.UsedPercent() >= spec.UntilPercent || spec.StopWhenGrown && usage.SizeBytes > startBytes {
 			return nil
 		}
 		start := time.Now()
@@ -130,7 +139,6 @@ func (c *Cluster) prepareFill(ctx context.Context, spec FillSpec) error {
 		// A slot that reserves WAL now and is never consumed: checkpoints
 		// can no longer recycle segments, so every INSERT's WAL stays.
 		stmts = append(stmts,
-			"create table if not exists "+table+" (id bigserial, payload text)",
 			"select pg_create_physical_replication_slot('pgstorage_fill_hold', true) "+
 				"where not exists (select 1 from pg_replication_slots where slot_name = 'pgstorage_fill_hold')")
 	default:
@@ -153,15 +161,24 @@ func (c *Cluster) writeChunk(ctx context.Context, spec FillSpec, step int) error
 			"bs=1M", "count="+strconv.FormatInt(mib, 10), "conv=fsync", "status=none")
 		return err
 	}
-	table := fillTable
-	if spec.Volume != "data" && spec.Volume != "wal" {
-		table = fillTable + "_" + spec.Volume
-	}
-	rows := max(spec.RateBytesPerSecond/rowBytes, 1)
-	sql := fmt.Sprintf("insert into %s (payload) select string_agg(md5(random()::text || g::text || s::text), '') "+
-		"from generate_series(1, %d) g, generate_series(1, 30) s group by g", table, rows)
-	if spec.Volume == "wal" {
-		sql += "; select pg_switch_wal()"
+	var sql string
+	switch spec.Volume {
+	case "wal":
+		// WAL records without table rows (1 MiB each): the data volume
+		// stays as it is, so a WAL fill never fills data first. Random
+		// content, as a real workload's WAL does not compress either.
+		mib := max(spec.RateBytesPerSecond>>20, 1)
+		sql = fmt.Sprintf("select count(pg_logical_emit_message(false, 'pgstorage-fill', "+
+			"(select string_agg(md5(random()::text || g::text || s::text), '') from generate_series(1, 32768) s))) "+
+			"from generate_series(1, %d) g; select pg_switch_wal()", mib)
+	default:
+		table := fillTable
+		if spec.Volume != "data" {
+			table = fillTable + "_" + spec.Volume
+		}
+		rows := max(spec.RateBytesPerSecond/rowBytes, 1)
+		sql = fmt.Sprintf("insert into %s (payload) select string_agg(md5(random()::text || g::text || s::text), '') "+
+			"from generate_series(1, %d) g, generate_series(1, 30) s group by g", table, rows)
 	}
 	_, err := c.PSQL(ctx, spec.Namespace, spec.Pod, sql)
 	return err

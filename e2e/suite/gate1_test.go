@@ -12,13 +12,13 @@ import (
 	. "github.com/onsi/gomega"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/yaml"
 
 	"github.com/pgstorage/cnpg-storage-autoscaler/apis/v1alpha1"
 	"github.com/pgstorage/cnpg-storage-autoscaler/controllers/admission"
-	"github.com/pgstorage/cnpg-storage-autoscaler/e2e/framework"
 )
 
 var _ = Describe("#1 validation", Label("gate1"), func() {
@@ -77,6 +77,7 @@ var _ = Describe("basic growth", Ordered, Label("gate1"), func() {
 		// its initdb job), so the pod is created with the sidecar.
 		Expect(kube.Client.Create(ctx, newPolicy(ns, pg.Name, func(s *v1alpha1.StorageAutoscalePolicySpec) {
 			s.Volumes.Data.Trigger.UsedPercent = 60
+			s.Volumes.Data.Cooldown = metav1.Duration{Duration: 20 * time.Second}
 		}))).To(Succeed())
 		waitReady(ctx, pg)
 		var err error
@@ -89,65 +90,104 @@ var _ = Describe("basic growth", Ordered, Label("gate1"), func() {
 		Expect(kube.Client.List(ctx, pods, client.InNamespace(ns), client.MatchingLabels{"cnpg.io/podRole": "instance"})).To(Succeed())
 		Expect(pods.Items).To(HaveLen(pg.Spec.Instances))
 		for _, pod := range pods.Items {
-			Expect(pod.Spec.InitContainers).To(ContainElement(HaveField("Name", admission.SidecarName)), "pod %s", pod.Name)
-			Eventually(func(g Gomega) {
-				obs := &v1alpha1.StorageObservation{}
-				g.Expect(kube.Client.Get(ctx, client.ObjectKey{Namespace: ns, Name: pod.Name}, obs)).To(Succeed())
-				g.Expect(obs.Spec.PodUID).To(Equal(string(pod.UID)))
-				g.Expect(obs.Status.Volumes).To(ConsistOf(
-					HaveField("Role", v1alpha1.RoleData), HaveField("Role", v1alpha1.RoleWAL)))
-				g.Expect(obs.Status.Postgres.Reachable).To(BeTrue(), "postgres: %s", obs.Status.Postgres.Reason)
-				g.Expect(obs.Status.Postgres.Archiving).NotTo(BeNil())
-			}).WithContext(ctx).WithTimeout(timeout(2 * time.Minute)).WithPolling(2 * time.Second).Should(Succeed())
+			expectObserved(ctx, &pod)
 		}
 	})
 
 	It("#3 grows the data volume when usage crosses the trigger, to the computed target", func(ctx SpecContext) {
-		Expect(kube.Fill(ctx, framework.FillSpec{
-			Namespace: ns, Pod: primary, Volume: "data", RateBytesPerSecond: 16 << 20, UntilPercent: 62,
-		}, GinkgoWriter)).To(Succeed())
+		fill(ctx, ns, primary, "data", 62, 16, false)
 		// 1Gi at ~62 %: capacity + 20 % step (at least 1Gi) is 2Gi, more than
 		// what 25 % free needs; rounded to 1 GiB, under the 4Gi limit.
-		want := resource.MustParse("2Gi")
-		data := &corev1.PersistentVolumeClaim{}
-		Eventually(func(g Gomega) {
-			g.Expect(kube.Client.Get(ctx, client.ObjectKey{Namespace: ns, Name: primary}, data)).To(Succeed())
-			g.Expect(data.Spec.Resources.Requests.Storage().Cmp(want)).To(Equal(0), "request %s", data.Spec.Resources.Requests.Storage())
-			g.Expect(data.Status.Capacity.Storage().Cmp(want)).To(Equal(0), "capacity %s", data.Status.Capacity.Storage())
-		}).WithContext(ctx).WithTimeout(timeout(3 * time.Minute)).WithPolling(2 * time.Second).Should(Succeed())
+		expectGrown(ctx, ns, primary, "data", primary, "2Gi", 3*time.Minute)
 
-		Eventually(func(g Gomega) {
-			usage, err := kube.VolumeUsage(ctx, ns, primary, "data")
-			g.Expect(err).NotTo(HaveOccurred())
-			g.Expect(usage.SizeBytes).To(BeNumerically(">", int64(1800)<<20), "df inside the pod")
-		}).WithContext(ctx).WithTimeout(timeout(2 * time.Minute)).WithPolling(2 * time.Second).Should(Succeed())
-
-		policy := &v1alpha1.StorageAutoscalePolicy{}
-		Expect(kube.Client.Get(ctx, client.ObjectKey{Namespace: ns, Name: pg.Name}, policy)).To(Succeed())
-		Expect(policy.Status.History).To(ContainElement(And(
+		Expect(policy(ctx, Default, ns, pg.Name).Status.History).To(ContainElement(And(
 			HaveField("Role", v1alpha1.RoleData),
 			HaveField("Kind", v1alpha1.GrowthPlanned),
 			HaveField("Trigger", ContainSubstring("usedPercent")),
+			HaveField("To", BeComparableTo(resource.MustParse("2Gi"))),
 		)))
+		expectEvent(ctx, ns, primary, "Growing")
+	})
+
+	It("#4 respects the limit and reports LimitReached instead of growing past it", func(ctx SpecContext) {
+		// The next growth would be to 3Gi (2Gi + the 1Gi step); the limit
+		// caps it at 2.5Gi, and then there is nothing left to grow.
+		editPolicy(ctx, ns, pg.Name, func(s *v1alpha1.StorageAutoscalePolicySpec) {
+			limit := resource.MustParse("2560Mi")
+			s.Volumes.Data.Limit = &limit
+		})
+		fill(ctx, ns, primary, "data", 62, 16, false)
+		expectGrown(ctx, ns, primary, "data", primary, "2560Mi", 3*time.Minute)
+
+		fill(ctx, ns, primary, "data", 62, 16, false)
 		Eventually(func(g Gomega) {
-			events := &corev1.EventList{}
-			g.Expect(kube.Client.List(ctx, events, client.InNamespace(ns))).To(Succeed())
-			g.Expect(events.Items).To(ContainElement(HaveField("InvolvedObject.Name", primary)))
-		}).WithContext(ctx).WithTimeout(time.Minute).Should(Succeed())
+			limited := condition(ctx, g, ns, pg.Name, v1alpha1.ConditionLimitReached)
+			g.Expect(limited.Status).To(Equal(metav1.ConditionTrue), "LimitReached: %s", limited.Message)
+			row := volumeRow(ctx, g, ns, pg.Name, primary)
+			g.Expect(row.State).To(Equal(v1alpha1.VolumeAtLimit))
+			g.Expect(row.Reason).To(ContainSubstring("at limit 2.5Gi"))
+			GinkgoWriter.Printf("%s: %s\n", row.PVC, row.Reason)
+		}).WithContext(ctx).WithTimeout(timeout(2 * time.Minute)).WithPolling(2 * time.Second).Should(Succeed())
+		expectUnchanged(ctx, ns, primary, "2560Mi", 30*time.Second)
+	})
+
+	It("#5 a new replica's PVC is created at the effective size (PVC webhook)", func(ctx SpecContext) {
+		sizes := policy(ctx, Default, ns, pg.Name).Status.EffectiveSizes
+		Expect(sizes.Data).To(HaveValue(BeComparableTo(resource.MustParse("2560Mi"))))
+		// The Cluster still asks for 1Gi: the add-on grew the PVCs, not the
+		// Cluster's spec (syncClusterSpec is off), so CNPG creates the new
+		// replica's PVCs at 1Gi and the PVC webhook raises them.
+		patchCluster(ctx, pg, `{"spec":{"instances":2}}`)
+		scaled := pg.DeepCopy()
+		scaled.Spec.Instances = 2
+		waitReady(ctx, scaled)
+
+		pods := &corev1.PodList{}
+		Expect(kube.Client.List(ctx, pods, client.InNamespace(ns), client.MatchingLabels{"cnpg.io/podRole": "instance"})).To(Succeed())
+		Expect(pods.Items).To(HaveLen(2))
+		for _, pod := range pods.Items {
+			if pod.Name == primary {
+				continue
+			}
+			request, _ := pvcSize(ctx, Default, ns, pod.Name)
+			Expect(request.Cmp(resource.MustParse("2560Mi"))).To(Equal(0), "new data PVC %s request %s", pod.Name, &request)
+			request, _ = pvcSize(ctx, Default, ns, pod.Name+"-wal")
+			Expect(request.Cmp(resource.MustParse("1Gi"))).To(Equal(0), "new WAL PVC %s-wal request %s", pod.Name, &request)
+			expectObserved(ctx, &pod)
+			usage, err := kube.VolumeUsage(ctx, ns, pod.Name, "data")
+			Expect(err).NotTo(HaveOccurred())
+			Expect(usage.SizeBytes).To(BeNumerically(">", int64(2200)<<20), "df of the new replica's data volume")
+		}
 	})
 })
 
+// expectObserved checks an instance pod carries the sidecar and that its
+// observation appears, with PostgreSQL reached.
+func expectObserved(ctx SpecContext, pod *corev1.Pod) {
+	Expect(pod.Spec.InitContainers).To(ContainElement(HaveField("Name", admission.SidecarName)), "pod %s", pod.Name)
+	Eventually(func(g Gomega) {
+		obs := &v1alpha1.StorageObservation{}
+		g.Expect(kube.Client.Get(ctx, client.ObjectKey{Namespace: pod.Namespace, Name: pod.Name}, obs)).To(Succeed())
+		g.Expect(obs.Spec.PodUID).To(Equal(string(pod.UID)))
+		g.Expect(obs.Status.Volumes).To(ContainElements(
+			HaveField("Role", v1alpha1.RoleData), HaveField("Role", v1alpha1.RoleWAL)))
+		g.Expect(obs.Status.Postgres.Reachable).To(BeTrue(), "postgres: %s", obs.Status.Postgres.Reason)
+		g.Expect(obs.Status.Postgres.Archiving).NotTo(BeNil())
+	}).WithContext(ctx).WithTimeout(timeout(2 * time.Minute)).WithPolling(2 * time.Second).Should(Succeed())
+}
+
+// expectEvent waits for an Event with reason on the named object.
+func expectEvent(ctx SpecContext, ns, object, reason string) {
+	Eventually(func(g Gomega) {
+		events := &corev1.EventList{}
+		g.Expect(kube.Client.List(ctx, events, client.InNamespace(ns))).To(Succeed())
+		g.Expect(events.Items).To(ContainElement(And(
+			HaveField("InvolvedObject.Name", object), HaveField("Reason", reason))))
+	}).WithContext(ctx).WithTimeout(time.Minute).WithPolling(2 * time.Second).Should(Succeed())
+}
+
 // The rest of the inventory (E2E.md); each becomes a real spec in its gate.
 var _ = Describe("inventory", func() {
-	PIt("#4 respects the limit and reports LimitReached instead of growing past it", Label("gate1"))
-	PIt("#5 a new replica's PVC is created at the effective size (PVC webhook)", Label("gate1"))
-	PIt("#6 grows a tablespace volume", Label("gate1"))
-	PIt("#7 grows the WAL volume; blocks planned WAL growth while archiving fails, with a reason", Label("gate1"))
-	PIt("#8 blocks planned growth while an inactive slot retains more than the limit", Label("gate1"))
-	PIt("#9 queues planned growth outside the maintenance window and performs it when the window opens", Label("gate2"))
-	PIt("#10 grows immediately when the critical threshold is reached, even outside the window", Label("gate2"))
-	PIt("#11 keeps planned/emergency budget counters in status and stops at the budget", Label("gate2"))
-	PIt("#12 DryRun mode plans and reports but never patches", Label("gate2"))
 	PIt("#13 resumes a growth in flight after the controller restarts (no double growth)", Label("gate3"))
 	PIt("#14 continues correctly after the primary pod restarts", Label("gate3"))
 	PIt("#15 continues safely after a failover (new primary's volumes sized, no shrink)", Label("gate3"))
@@ -160,5 +200,4 @@ var _ = Describe("inventory", func() {
 	PIt("#22 a cluster with one replica", Label("gate4"))
 	PIt("#23 a cluster with several replicas grows all to one size, and does not touch PVCs already at it", Label("gate4"))
 	PIt("#24 webhook down: pods and PVCs still created; too-small PVCs raised; SidecarMissing; restartExisting", Label("gate4"))
-	PIt("#25 full-disk rescue: a WAL volume at 100% with PostgreSQL down is grown from statfs alone", Label("gate2"))
 })

@@ -7,9 +7,15 @@ import (
 	"time"
 
 	cnpgv1 "github.com/cloudnative-pg/cloudnative-pg/api/v1"
+	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/util/retry"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/pgstorage/cnpg-storage-autoscaler/apis/v1alpha1"
 	"github.com/pgstorage/cnpg-storage-autoscaler/e2e/framework"
@@ -20,10 +26,16 @@ type cnpgClusterList = cnpgv1.ClusterList
 // newCluster creates a CNPG Cluster of the target's storage class and image,
 // with WAL settings sized for its WAL volume (E2E.md).
 func newCluster(ctx context.Context, ns, name string, instances int, walSize string) *cnpgv1.Cluster {
-	pg := framework.NewCluster(framework.ClusterSpec{
-		Name: name, Namespace: ns, Instances: instances, Image: env.postgresImage,
-		StorageClass: env.storageClass, DataSize: "1Gi", WALSize: walSize,
+	return newClusterOf(ctx, framework.ClusterSpec{
+		Name: name, Namespace: ns, Instances: instances, DataSize: "1Gi", WALSize: walSize,
 	})
+}
+
+// newClusterOf creates a CNPG Cluster from spec, with the target's storage
+// class and image.
+func newClusterOf(ctx context.Context, spec framework.ClusterSpec) *cnpgv1.Cluster {
+	spec.Image, spec.StorageClass = env.postgresImage, env.storageClass
+	pg := framework.NewCluster(spec)
 	Expect(kube.Client.Create(ctx, pg)).To(Succeed())
 	return pg
 }
@@ -51,4 +63,94 @@ func newPolicy(ns, cluster string, edit func(*v1alpha1.StorageAutoscalePolicySpe
 
 func waitReady(ctx context.Context, pg *cnpgv1.Cluster) {
 	Expect(kube.WaitClusterReady(ctx, pg, timeout(6*time.Minute))).To(Succeed())
+}
+
+// policy reads the policy of a cluster (the suite names policies after their
+// cluster).
+func policy(ctx context.Context, g Gomega, ns, name string) *v1alpha1.StorageAutoscalePolicy {
+	p := &v1alpha1.StorageAutoscalePolicy{}
+	g.Expect(kube.Client.Get(ctx, client.ObjectKey{Namespace: ns, Name: name}, p)).To(Succeed())
+	return p
+}
+
+// editPolicy changes a policy's spec, retrying on conflicts with the
+// controller's status writes.
+func editPolicy(ctx context.Context, ns, name string, edit func(*v1alpha1.StorageAutoscalePolicySpec)) {
+	Expect(retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		p := &v1alpha1.StorageAutoscalePolicy{}
+		if err := kube.Client.Get(ctx, client.ObjectKey{Namespace: ns, Name: name}, p); err != nil {
+			return err
+		}
+		edit(&p.Spec)
+		return kube.Client.Update(ctx, p)
+	})).To(Succeed())
+}
+
+// patchCluster applies a JSON merge patch to a CNPG Cluster.
+func patchCluster(ctx context.Context, pg *cnpgv1.Cluster, patch string) {
+	Expect(kube.Client.Patch(ctx, &cnpgv1.Cluster{ObjectMeta: metav1.ObjectMeta{Namespace: pg.Namespace, Name: pg.Name}},
+		client.RawPatch(types.MergePatchType, []byte(patch)))).To(Succeed())
+}
+
+// volumeRow is the policy's status row of one PVC.
+func volumeRow(ctx context.Context, g Gomega, ns, policyName, pvc string) v1alpha1.VolumeStatus {
+	for _, row := range policy(ctx, g, ns, policyName).Status.Volumes {
+		if row.PVC == pvc {
+			return row
+		}
+	}
+	g.Expect(pvc).To(BeEmpty(), "policy %s has no status row for PVC %s", policyName, pvc)
+	return v1alpha1.VolumeStatus{}
+}
+
+// condition is the status of one of the policy's conditions ("" if unset).
+func condition(ctx context.Context, g Gomega, ns, policyName, conditionType string) metav1.Condition {
+	if c := meta.FindStatusCondition(policy(ctx, g, ns, policyName).Status.Conditions, conditionType); c != nil {
+		return *c
+	}
+	return metav1.Condition{Type: conditionType}
+}
+
+// pvcSize reads a PVC's request and capacity.
+func pvcSize(ctx context.Context, g Gomega, ns, name string) (request, capacity resource.Quantity) {
+	pvc := &corev1.PersistentVolumeClaim{}
+	g.Expect(kube.Client.Get(ctx, client.ObjectKey{Namespace: ns, Name: name}, pvc)).To(Succeed())
+	return *pvc.Spec.Resources.Requests.Storage(), *pvc.Status.Capacity.Storage()
+}
+
+// expectGrown waits until a PVC is requested and provisioned at size, and
+// the filesystem inside the instance shows it (df).
+func expectGrown(ctx context.Context, ns, pod, volume, pvc, size string, within time.Duration) {
+	want := resource.MustParse(size)
+	Eventually(func(g Gomega) {
+		request, capacity := pvcSize(ctx, g, ns, pvc)
+		g.Expect(request.Cmp(want)).To(Equal(0), "PVC %s request %s, want %s", pvc, &request, size)
+		g.Expect(capacity.Cmp(want)).To(Equal(0), "PVC %s capacity %s, want %s", pvc, &capacity, size)
+	}).WithContext(ctx).WithTimeout(timeout(within)).WithPolling(2 * time.Second).Should(Succeed())
+	// kubelet grows a running pod's filesystem on its next sync (or the
+	// add-on's nudge); the filesystem keeps a few percent for itself.
+	Eventually(func(g Gomega) {
+		usage, err := kube.VolumeUsage(ctx, ns, pod, volume)
+		g.Expect(err).NotTo(HaveOccurred())
+		g.Expect(usage.SizeBytes).To(BeNumerically(">", want.Value()*88/100), "df of %s inside %s", volume, pod)
+	}).WithContext(ctx).WithTimeout(timeout(2 * time.Minute)).WithPolling(2 * time.Second).Should(Succeed())
+}
+
+// expectUnchanged checks a PVC's request for a while: nothing patches it.
+func expectUnchanged(ctx context.Context, ns, pvc, size string, during time.Duration) {
+	want := resource.MustParse(size)
+	Consistently(func(g Gomega) {
+		request, _ := pvcSize(ctx, g, ns, pvc)
+		g.Expect(request.Cmp(want)).To(Equal(0), "PVC %s request %s, want it left at %s", pvc, &request, size)
+	}).WithContext(ctx).WithTimeout(during).WithPolling(2 * time.Second).Should(Succeed())
+}
+
+// fill fills a volume of an instance to percent at rateMiB MiB/s, through
+// PostgreSQL or, raw, with dd. It stops early when the volume grows under
+// it, so that each fill causes at most one growth.
+func fill(ctx context.Context, ns, pod, volume string, percent float64, rateMiB int64, raw bool) {
+	Expect(kube.Fill(ctx, framework.FillSpec{
+		Namespace: ns, Pod: pod, Volume: volume, RateBytesPerSecond: rateMiB << 20, UntilPercent: percent,
+		Raw: raw, StopWhenGrown: true,
+	}, GinkgoWriter)).To(Succeed())
 }

@@ -1,0 +1,163 @@
+//go:build e2e
+
+package suite
+
+import (
+	"fmt"
+	"time"
+
+	cnpgv1 "github.com/cloudnative-pg/cloudnative-pg/api/v1"
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/pgstorage/cnpg-storage-autoscaler/apis/v1alpha1"
+	"github.com/pgstorage/cnpg-storage-autoscaler/e2e/framework"
+)
+
+// One cluster with a data, a WAL and a tablespace volume for #6–#8: the
+// tablespace grows, the WAL grows, then WAL growth is held while archiving
+// fails and, once archiving works again, while an inactive slot retains
+// more than the policy allows.
+var _ = Describe("tablespace and WAL volumes", Ordered, Label("gate1"), func() {
+	const tablespace = "reports"
+	var (
+		ns, primary, wal string
+		pg               *cnpgv1.Cluster
+	)
+	BeforeAll(func(ctx SpecContext) {
+		ns = newNamespace(ctx)
+		pg = newClusterOf(ctx, framework.ClusterSpec{
+			Name: "ledger", Namespace: ns, Instances: 1, DataSize: "1Gi", WALSize: "1Gi",
+			Tablespaces: []string{tablespace},
+		})
+		Expect(kube.Client.Create(ctx, newPolicy(ns, pg.Name, func(s *v1alpha1.StorageAutoscalePolicySpec) {
+			quick := func(rule *v1alpha1.VolumePolicy) {
+				rule.Trigger.UsedPercent = 60
+				rule.Cooldown = metav1.Duration{Duration: 20 * time.Second}
+			}
+			quick(s.Volumes.WAL)
+			limit := resource.MustParse("4Gi")
+			rule := v1alpha1.VolumePolicy{Limit: &limit}
+			quick(&rule)
+			s.Volumes.Tablespaces = &v1alpha1.TablespacesSpec{Default: &rule}
+		}))).To(Succeed())
+		waitReady(ctx, pg)
+		var err error
+		primary, err = kube.PrimaryPod(ctx, pg)
+		Expect(err).NotTo(HaveOccurred())
+		wal = primary + "-wal"
+	})
+
+	It("#6 grows a tablespace volume", func(ctx SpecContext) {
+		pvc := primary + cnpgv1.TablespaceVolumeInfix + tablespace
+		fill(ctx, ns, primary, tablespace, 62, 16, false)
+		expectGrown(ctx, ns, primary, tablespace, pvc, "2Gi", 3*time.Minute)
+
+		status := policy(ctx, Default, ns, pg.Name).Status
+		Expect(status.History).To(ContainElement(And(
+			HaveField("Role", v1alpha1.RoleTablespace), HaveField("Tablespace", tablespace),
+			HaveField("PVCs", ConsistOf(pvc)), HaveField("To", BeComparableTo(resource.MustParse("2Gi"))),
+		)))
+		Expect(status.EffectiveSizes.Tablespaces).To(HaveKeyWithValue(tablespace, BeComparableTo(resource.MustParse("2Gi"))))
+		expectEvent(ctx, ns, pvc, "Growing")
+	})
+
+	It("#7 grows the WAL volume; blocks planned WAL growth while archiving fails, with a reason", func(ctx SpecContext) {
+		// Archiving works (CNPG archives nowhere when no backup is
+		// configured, successfully): WAL held by a forgotten slot grows.
+		fill(ctx, ns, primary, "wal", 62, 16, false)
+		expectGrown(ctx, ns, primary, "wal", wal, "2Gi", 3*time.Minute)
+
+		// The backup target becomes unreachable: an object store on a port
+		// nothing listens on. Every archive attempt then fails; CNPG
+		// reports ContinuousArchiving=False and keeps the WAL.
+		Expect(kube.Client.Create(ctx, &corev1.Secret{
+			ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "unreachable-store"},
+			StringData: map[string]string{"ACCESS_KEY_ID": "e2e", "ACCESS_SECRET_KEY": "e2e"},
+		})).To(Succeed())
+		patchCluster(ctx, pg, `{"spec":{"backup":{"barmanObjectStore":{
+			"destinationPath":"s3://pgstorage-e2e/","endpointURL":"http://127.0.0.1:9",
+			"s3Credentials":{"accessKeyId":{"name":"unreachable-store","key":"ACCESS_KEY_ID"},
+			"secretAccessKey":{"name":"unreachable-store","key":"ACCESS_SECRET_KEY"}}}}}}`)
+		Eventually(func(g Gomega) {
+			// A new segment to archive, until one has failed.
+			_, err := kube.PSQL(ctx, ns, primary, "select pg_logical_emit_message(false, 'pgstorage-e2e', 'x'); select pg_switch_wal()")
+			g.Expect(err).NotTo(HaveOccurred())
+			archiving := observation(ctx, g, ns, primary).Status.Postgres.Archiving
+			g.Expect(archiving).NotTo(BeNil())
+			g.Expect(archiving.Healthy).To(BeFalse(), "archiving %+v", archiving)
+			g.Expect(archiving.FailedCount).To(BeNumerically(">", 0))
+			GinkgoWriter.Printf("archiving: %+v\n", *archiving)
+		}).WithContext(ctx).WithTimeout(timeout(3 * time.Minute)).WithPolling(5 * time.Second).Should(Succeed())
+
+		fill(ctx, ns, primary, "wal", 62, 16, false)
+		Eventually(func(g Gomega) {
+			row := volumeRow(ctx, g, ns, pg.Name, wal)
+			g.Expect(row.State).To(Equal(v1alpha1.VolumeBlocked), "%s: %s", row.PVC, row.Reason)
+			g.Expect(row.Gate).To(Equal("WALSafety"))
+			g.Expect(row.Reason).To(ContainSubstring("archiving failing"))
+			g.Expect(row.Reason).To(ContainSubstring("planned WAL growth held"))
+			blocked := condition(ctx, g, ns, pg.Name, v1alpha1.ConditionBlocked)
+			g.Expect(blocked.Status).To(Equal(metav1.ConditionTrue))
+			GinkgoWriter.Printf("%s: %s\n", row.PVC, row.Reason)
+		}).WithContext(ctx).WithTimeout(timeout(2 * time.Minute)).WithPolling(2 * time.Second).Should(Succeed())
+		expectUnchanged(ctx, ns, wal, "2Gi", 30*time.Second)
+
+		// CNPG tells the same story on its Cluster.
+		Eventually(func(g Gomega) {
+			current := &cnpgv1.Cluster{}
+			g.Expect(kube.Client.Get(ctx, client.ObjectKeyFromObject(pg), current)).To(Succeed())
+			archiving := meta.FindStatusCondition(current.Status.Conditions, string(cnpgv1.ConditionContinuousArchiving))
+			g.Expect(archiving).NotTo(BeNil())
+			g.Expect(archiving.Status).To(Equal(metav1.ConditionFalse))
+			GinkgoWriter.Printf("CNPG: phase %q, ContinuousArchiving %s: %s\n", current.Status.Phase, archiving.Reason, archiving.Message)
+		}).WithContext(ctx).WithTimeout(timeout(time.Minute)).WithPolling(2 * time.Second).Should(Succeed())
+	})
+
+	It("#8 blocks planned growth while an inactive slot retains more than the limit", func(ctx SpecContext) {
+		editPolicy(ctx, ns, pg.Name, func(s *v1alpha1.StorageAutoscalePolicySpec) {
+			s.WALSafety.MaxInactiveSlotRetention = resource.MustParse("256Mi")
+		})
+		// Archiving works again; the fill's slot still holds ~1.2Gi.
+		patchCluster(ctx, pg, `{"spec":{"backup":null}}`)
+		Eventually(func(g Gomega) {
+			postgres := observation(ctx, g, ns, primary).Status.Postgres
+			g.Expect(postgres.Archiving).NotTo(BeNil())
+			g.Expect(postgres.Archiving.Healthy).To(BeTrue(), "archiving %+v", *postgres.Archiving)
+			g.Expect(postgres.Slots).To(ContainElement(And(
+				HaveField("Name", "pgstorage_fill_hold"), HaveField("Active", false),
+				HaveField("RetainedBytes", BeNumerically(">", int64(256)<<20)))))
+
+			row := volumeRow(ctx, g, ns, pg.Name, wal)
+			g.Expect(row.State).To(Equal(v1alpha1.VolumeBlocked), "%s: %s", row.PVC, row.Reason)
+			g.Expect(row.Gate).To(Equal("WALSafety"))
+			g.Expect(row.Reason).To(ContainSubstring(`inactive replication slot "pgstorage_fill_hold" retains`))
+			g.Expect(row.Reason).To(ContainSubstring("maxInactiveSlotRetention 256Mi"))
+			GinkgoWriter.Printf("%s: %s\n", row.PVC, row.Reason)
+		}).WithContext(ctx).WithTimeout(timeout(3 * time.Minute)).WithPolling(2 * time.Second).Should(Succeed())
+		expectUnchanged(ctx, ns, wal, "2Gi", 20*time.Second)
+
+		// Doing what the reason says (drop the slot) frees the WAL: nothing
+		// is held, and there is nothing left to grow.
+		_, err := kube.PSQL(ctx, ns, primary, "select pg_drop_replication_slot('pgstorage_fill_hold'); checkpoint")
+		Expect(err).NotTo(HaveOccurred())
+		Eventually(func(g Gomega) {
+			row := volumeRow(ctx, g, ns, pg.Name, wal)
+			g.Expect(row.State).To(Equal(v1alpha1.VolumeIdle), "%s: %s", row.PVC, row.Reason)
+			g.Expect(row.UsedPercent).To(BeNumerically("<", 60))
+		}).WithContext(ctx).WithTimeout(timeout(2 * time.Minute)).WithPolling(2 * time.Second).Should(Succeed())
+		expectUnchanged(ctx, ns, wal, "2Gi", 10*time.Second)
+	})
+})
+
+// observation reads an instance's StorageObservation.
+func observation(ctx SpecContext, g Gomega, ns, instance string) *v1alpha1.StorageObservation {
+	obs := &v1alpha1.StorageObservation{}
+	g.Expect(kube.Client.Get(ctx, client.ObjectKey{Namespace: ns, Name: instance}, obs)).To(Succeed(), fmt.Sprintf("observation of %s", instance))
+	return obs
+}
