@@ -230,6 +230,7 @@ ginkgo_flags=(-ginkgo.v -ginkgo.json-report="$report" -ginkgo.timeout="${suite_m
 [[ -n $label_filter ]] && ginkgo_flags+=(-ginkgo.label-filter="$label_filter")
 [[ -n $focus ]] && ginkgo_flags+=(-ginkgo.focus="$focus")
 $fail_fast && ginkgo_flags+=(-ginkgo.fail-fast)
+[[ -t 1 ]] || ginkgo_flags+=(-ginkgo.no-color) # logs, CI
 
 # One package, one Ginkgo process: the specs run one at a time (Azure Disk
 # attaches queue per node). -v streams each spec's progress as it runs
