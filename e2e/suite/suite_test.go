@@ -6,6 +6,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"sort"
 	"strconv"
 	"testing"
 	"time"
@@ -114,12 +115,38 @@ func dumpNamespace(ctx context.Context, ns string) {
 		for _, c := range clusters.Items {
 			fmt.Fprintf(w, "CNPG Cluster %s: phase %q ready %d/%d primary %s\n", c.Name, c.Status.Phase,
 				c.Status.ReadyInstances, c.Spec.Instances, c.Status.CurrentPrimary)
+			if c.Status.PhaseReason != "" {
+				fmt.Fprintf(w, "  phase reason: %s\n", c.Status.PhaseReason)
+			}
+			for _, condition := range c.Status.Conditions {
+				fmt.Fprintf(w, "  condition %s=%s %s: %s\n", condition.Type, condition.Status, condition.Reason, condition.Message)
+			}
 		}
 	}
 	events := &corev1.EventList{}
 	if kube.Client.List(ctx, events, client.InNamespace(ns)) == nil {
-		for _, e := range events.Items {
-			fmt.Fprintf(w, "event %s/%s %s: %s\n", e.InvolvedObject.Kind, e.InvolvedObject.Name, e.Reason, e.Message)
+		// The most recent ones, oldest first.
+		const recent = 40
+		items := events.Items
+		sort.SliceStable(items, func(i, j int) bool { return eventTime(items[i]).Before(eventTime(items[j])) })
+		if len(items) > recent {
+			fmt.Fprintf(w, "(%d older events not shown)\n", len(items)-recent)
+			items = items[len(items)-recent:]
+		}
+		for _, e := range items {
+			fmt.Fprintf(w, "event %s %s %s/%s %s: %s\n", eventTime(e).UTC().Format(time.TimeOnly), e.Type,
+				e.InvolvedObject.Kind, e.InvolvedObject.Name, e.Reason, e.Message)
 		}
 	}
+}
+
+// eventTime is when an Event last happened, whichever API wrote it.
+func eventTime(e corev1.Event) time.Time {
+	switch {
+	case !e.LastTimestamp.IsZero():
+		return e.LastTimestamp.Time
+	case !e.EventTime.IsZero():
+		return e.EventTime.Time
+	}
+	return e.CreationTimestamp.Time
 }
