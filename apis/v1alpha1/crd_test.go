@@ -174,8 +174,8 @@ func TestInvalidPoliciesAreRejectedWithAClearMessage(t *testing.T) {
 		},
 		{
 			name:    "observation max age too short",
-			yaml:    validPolicy + "  observationMaxAge: 1s\n",
-			message: "observationMaxAge must be between 10s and 1h",
+			yaml:    validPolicy + "  observationMaxAge: 60s\n",
+			message: "observationMaxAge must be between 90s and 1h: the probe rewrites an unchanged observation every 60s",
 		},
 	}
 	for i, tc := range cases {

@@ -67,9 +67,11 @@ type StorageAutoscalePolicySpec struct {
 	Sizing Sizing `json:"sizing,omitempty"`
 
 	// ObservationMaxAge: observations older than this are ignored, and no
-	// growth is decided on them.
+	// growth is decided on them. At least 90s: the probe rewrites an
+	// unchanged observation only every 60s (its heartbeat), so a shorter
+	// age would call healthy observations stale.
 	// +kubebuilder:default="3m"
-	// +kubebuilder:validation:XValidation:rule="duration(self) >= duration('10s') && duration(self) <= duration('1h')",message="observationMaxAge must be between 10s and 1h"
+	// +kubebuilder:validation:XValidation:rule="duration(self) >= duration('90s') && duration(self) <= duration('1h')",message="observationMaxAge must be between 90s and 1h: the probe rewrites an unchanged observation every 60s"
 	// +optional
 	ObservationMaxAge metav1.Duration `json:"observationMaxAge,omitzero"`
 
