@@ -209,7 +209,8 @@ func latestFailures(view *clusterView, history []v1alpha1.GrowthRecord) map[stri
 	for name, record := range latest {
 		state, exists := view.resize[name]
 		if record.Outcome == v1alpha1.OutcomeFailed && exists && !state.reachedAtLeast(record.To) {
-			failed[name] = record.Message
+			failed[name] = fmt.Sprintf("%s; not retried by the add-on: %s grows again only once it has reached %s",
+				record.Message, name, record.To.String())
 		}
 	}
 	return failed

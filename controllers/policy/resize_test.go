@@ -155,6 +155,12 @@ func TestAnInfeasibleGrowthIsResizeFailedWithTheDriversWords(t *testing.T) {
 	if p.Status.State != "Blocked" {
 		t.Errorf("state %s, want Blocked", p.Status.State)
 	}
+	for _, row := range p.Status.Volumes {
+		if row.PVC == "orders-1" && (row.Gate != "ResizeFailed" || !strings.Contains(row.Reason, driverSays) ||
+			!strings.Contains(row.Reason, "not retried by the add-on: orders-1 grows again only once it has reached 12Gi")) {
+			t.Errorf("row %+v; want ResizeFailed with the driver's words and what happens next", row)
+		}
+	}
 	eventually(t, "a ResizeFailed Event on the PVC", func() (bool, string) {
 		events := w.events("PersistentVolumeClaim", "orders-1")
 		return hasEvent(events, "ResizeFailed", driverSays), fmt.Sprint(events)
