@@ -32,9 +32,7 @@ var _ = Describe("windows, emergency growth and budgets", Ordered, Label("gate2"
 		pg          *cnpgv1.Cluster
 	)
 	BeforeAll(func(ctx SpecContext) {
-		ns = newNamespace(ctx)
-		pg = newCluster(ctx, ns, "billing", 1, "1Gi")
-		Expect(kube.Client.Create(ctx, newPolicy(ns, pg.Name, func(s *v1alpha1.StorageAutoscalePolicySpec) {
+		pg, primary = managedCluster(ctx, framework.ClusterSpec{Name: "billing"}, func(s *v1alpha1.StorageAutoscalePolicySpec) {
 			s.Volumes.Data.Trigger.UsedPercent = 60
 			s.Volumes.Data.Critical.UsedPercent = 70
 			s.Volumes.Data.Cooldown = metav1.Duration{Duration: 20 * time.Second}
@@ -42,11 +40,8 @@ var _ = Describe("windows, emergency growth and budgets", Ordered, Label("gate2"
 				dailyWindow(time.Now().Add(12*time.Hour), 30*time.Minute),
 			}
 			s.Budget = v1alpha1.BudgetSpec{MaxActionsPerDay: 2, EmergencyReserve: ptr.To[int32](1)}
-		}))).To(Succeed())
-		waitReady(ctx, pg)
-		var err error
-		primary, err = kube.PrimaryPod(ctx, pg)
-		Expect(err).NotTo(HaveOccurred())
+		})
+		ns = pg.Namespace
 	})
 
 	It("#10 grows immediately when the critical threshold is reached, even outside the window", func(ctx SpecContext) {
@@ -141,17 +136,11 @@ var _ = Describe("dry run and the full-disk rescue", Ordered, Label("gate2"), fu
 		pg               *cnpgv1.Cluster
 	)
 	BeforeAll(func(ctx SpecContext) {
-		ns = newNamespace(ctx)
-		pg = newCluster(ctx, ns, "nightly", 1, "1Gi")
-		Expect(kube.Client.Create(ctx, newPolicy(ns, pg.Name, func(s *v1alpha1.StorageAutoscalePolicySpec) {
+		pg, primary = managedCluster(ctx, framework.ClusterSpec{Name: "nightly"}, func(s *v1alpha1.StorageAutoscalePolicySpec) {
 			s.Mode = v1alpha1.ModeDryRun
-		}))).To(Succeed())
-		waitReady(ctx, pg)
-		var err error
-		primary, err = kube.PrimaryPod(ctx, pg)
-		Expect(err).NotTo(HaveOccurred())
-		wal = primary + "-wal"
-		_, err = kube.PSQL(ctx, ns, primary, "create table committed (note text); insert into committed values ('before the disk filled')")
+		})
+		ns, wal = pg.Namespace, primary+"-wal"
+		_, err := kube.PSQL(ctx, ns, primary, "create table committed (note text); insert into committed values ('before the disk filled')")
 		Expect(err).NotTo(HaveOccurred())
 	})
 

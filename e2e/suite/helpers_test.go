@@ -154,3 +154,26 @@ func fill(ctx context.Context, ns, pod, volume string, percent float64, rateMiB 
 		Raw: raw, StopWhenGrown: true,
 	}, GinkgoWriter)).To(Succeed())
 }
+
+// managedCluster makes a namespace with a CNPG Cluster of spec (1Gi data and
+// WAL unless spec says otherwise) and its policy, and waits until the
+// Cluster is ready. The policy exists before CNPG creates the first
+// instance pod (after its initdb job), so that pod has the sidecar.
+func managedCluster(ctx SpecContext, spec framework.ClusterSpec, edit func(*v1alpha1.StorageAutoscalePolicySpec)) (pg *cnpgv1.Cluster, primary string) {
+	spec.Namespace = newNamespace(ctx)
+	if spec.Instances == 0 {
+		spec.Instances = 1
+	}
+	if spec.DataSize == "" {
+		spec.DataSize = "1Gi"
+	}
+	if spec.WALSize == "" {
+		spec.WALSize = "1Gi"
+	}
+	pg = newClusterOf(ctx, spec)
+	Expect(kube.Client.Create(ctx, newPolicy(pg.Namespace, pg.Name, edit))).To(Succeed())
+	waitReady(ctx, pg)
+	primary, err := kube.PrimaryPod(ctx, pg)
+	Expect(err).NotTo(HaveOccurred())
+	return pg, primary
+}

@@ -30,12 +30,7 @@ var _ = Describe("tablespace and WAL volumes", Ordered, Label("gate1"), func() {
 		pg               *cnpgv1.Cluster
 	)
 	BeforeAll(func(ctx SpecContext) {
-		ns = newNamespace(ctx)
-		pg = newClusterOf(ctx, framework.ClusterSpec{
-			Name: "ledger", Namespace: ns, Instances: 1, DataSize: "1Gi", WALSize: "1Gi",
-			Tablespaces: []string{tablespace},
-		})
-		Expect(kube.Client.Create(ctx, newPolicy(ns, pg.Name, func(s *v1alpha1.StorageAutoscalePolicySpec) {
+		pg, primary = managedCluster(ctx, framework.ClusterSpec{Name: "ledger", Tablespaces: []string{tablespace}}, func(s *v1alpha1.StorageAutoscalePolicySpec) {
 			quick := func(rule *v1alpha1.VolumePolicy) {
 				rule.Trigger.UsedPercent = 60
 				rule.Cooldown = metav1.Duration{Duration: 20 * time.Second}
@@ -45,12 +40,8 @@ var _ = Describe("tablespace and WAL volumes", Ordered, Label("gate1"), func() {
 			rule := v1alpha1.VolumePolicy{Limit: &limit}
 			quick(&rule)
 			s.Volumes.Tablespaces = &v1alpha1.TablespacesSpec{Default: &rule}
-		}))).To(Succeed())
-		waitReady(ctx, pg)
-		var err error
-		primary, err = kube.PrimaryPod(ctx, pg)
-		Expect(err).NotTo(HaveOccurred())
-		wal = primary + "-wal"
+		})
+		ns, wal = pg.Namespace, primary+"-wal"
 	})
 
 	It("#6 grows a tablespace volume", func(ctx SpecContext) {

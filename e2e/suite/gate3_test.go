@@ -1,0 +1,227 @@
+//go:build e2e
+
+package suite
+
+import (
+	"fmt"
+	"time"
+
+	cnpgv1 "github.com/cloudnative-pg/cloudnative-pg/api/v1"
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+	admissionv1 "k8s.io/api/admissionregistration/v1"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/utils/ptr"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/pgstorage/cnpg-storage-autoscaler/apis/v1alpha1"
+	"github.com/pgstorage/cnpg-storage-autoscaler/e2e/framework"
+)
+
+// The add-on's own namespace and pods, as e2e/run.sh installs them.
+const (
+	addonNamespace = "pgstorage-system"
+	addonName      = "cnpg-storage-autoscaler"
+)
+
+// Disruptions on one cluster (#13, #14, #19, #20): the controller restarts
+// in the middle of a growth, the primary's pod is deleted, the probe cannot
+// report, and the storage refuses a growth.
+var _ = Describe("disruptions", Ordered, Label("gate3"), func() {
+	var (
+		ns, primary string
+		pg          *cnpgv1.Cluster
+	)
+	BeforeAll(func(ctx SpecContext) {
+		pg, primary = managedCluster(ctx, framework.ClusterSpec{Name: "payments"}, func(s *v1alpha1.StorageAutoscalePolicySpec) {
+			s.Volumes.Data.Trigger.UsedPercent = 60
+			s.Volumes.Data.Cooldown = metav1.Duration{Duration: 20 * time.Second}
+			s.ObservationMaxAge = metav1.Duration{Duration: 90 * time.Second}
+		})
+		ns = pg.Namespace
+	})
+
+	It("#13 resumes a growth in flight after the controller restarts (no double growth)", func(ctx SpecContext) {
+		// Without the add-on's nudge, kubelet grows the filesystem on its
+		// next sync of the pod, 60-90 s later (on AKS too): until then the
+		// growth is in flight (request 2Gi, capacity 1Gi).
+		editPolicy(ctx, ns, pg.Name, func(s *v1alpha1.StorageAutoscalePolicySpec) { s.NudgeKubelet = ptr.To(false) })
+		Expect(kube.Fill(ctx, framework.FillSpec{
+			Namespace: ns, Pod: primary, Volume: "data", RateBytesPerSecond: 16 << 20, UntilPercent: 62,
+		}, GinkgoWriter)).To(Succeed())
+		Eventually(func(g Gomega) {
+			request, capacity := pvcSize(ctx, g, ns, primary)
+			g.Expect(request.Cmp(resource.MustParse("2Gi"))).To(Equal(0), "request %s", &request)
+			g.Expect(capacity.Cmp(resource.MustParse("1Gi"))).To(Equal(0), "capacity %s: the resize was not in flight", &capacity)
+		}).WithContext(ctx).WithTimeout(timeout(time.Minute)).WithPolling(time.Second).Should(Succeed())
+
+		restarted := restartController(ctx)
+		GinkgoWriter.Printf("controller restarted while the resize was in flight: %s\n", restarted)
+
+		expectGrown(ctx, ns, primary, "data", primary, "2Gi", 3*time.Minute)
+		expectUnchanged(ctx, ns, primary, "2Gi", 30*time.Second)
+		editPolicy(ctx, ns, pg.Name, func(s *v1alpha1.StorageAutoscalePolicySpec) { s.NudgeKubelet = ptr.To(true) })
+		status := policy(ctx, Default, ns, pg.Name).Status
+		Expect(status.History).To(ConsistOf(And(
+			HaveField("Role", v1alpha1.RoleData), HaveField("To", BeComparableTo(resource.MustParse("2Gi"))),
+			HaveField("Outcome", v1alpha1.OutcomeSucceeded))), "one growth, recorded once")
+		Expect(status.Budget.Actions).To(HaveLen(1), "one budget action")
+	})
+
+	It("#14 continues correctly after the primary pod restarts", func(ctx SpecContext) {
+		old := &corev1.Pod{}
+		Expect(kube.Client.Get(ctx, client.ObjectKey{Namespace: ns, Name: primary}, old)).To(Succeed())
+		Expect(kube.Client.Delete(ctx, old)).To(Succeed())
+		// CNPG re-creates the pod on the same PVCs; the webhook injects the
+		// probe again, and its observation names the new pod.
+		Eventually(func(g Gomega) {
+			pod := &corev1.Pod{}
+			g.Expect(kube.Client.Get(ctx, client.ObjectKey{Namespace: ns, Name: primary}, pod)).To(Succeed())
+			g.Expect(pod.UID).NotTo(Equal(old.UID))
+			g.Expect(observation(ctx, g, ns, primary).Spec.PodUID).To(Equal(string(pod.UID)))
+		}).WithContext(ctx).WithTimeout(timeout(3 * time.Minute)).WithPolling(2 * time.Second).Should(Succeed())
+		waitReady(ctx, pg)
+		pod := &corev1.Pod{}
+		Expect(kube.Client.Get(ctx, client.ObjectKey{Namespace: ns, Name: primary}, pod)).To(Succeed())
+		expectObserved(ctx, pod)
+
+		// Nothing shrank or moved, and growth still works.
+		request, _ := pvcSize(ctx, Default, ns, primary)
+		Expect(request.Cmp(resource.MustParse("2Gi"))).To(Equal(0), "request %s after the restart", &request)
+		fill(ctx, ns, primary, "data", 62, 16, false)
+		expectGrown(ctx, ns, primary, "data", primary, "3Gi", 3*time.Minute)
+	})
+
+	It("#19 stale observations (sidecar stopped) cause no growth and an ObservationsStale condition", func(ctx SpecContext) {
+		// The probe keeps running but cannot report: every write of this
+		// namespace's observations is refused, as when the API server is
+		// unreachable from the node.
+		name := "e2e-silence-" + ns
+		silence := &admissionv1.ValidatingAdmissionPolicy{
+			ObjectMeta: metav1.ObjectMeta{Name: name},
+			Spec: admissionv1.ValidatingAdmissionPolicySpec{
+				FailurePolicy: ptr.To(admissionv1.Fail),
+				MatchConstraints: &admissionv1.MatchResources{ResourceRules: []admissionv1.NamedRuleWithOperations{{
+					RuleWithOperations: admissionv1.RuleWithOperations{
+						Operations: []admissionv1.OperationType{admissionv1.Create, admissionv1.Update},
+						Rule: admissionv1.Rule{APIGroups: []string{"pgstorage.io"}, APIVersions: []string{"*"},
+							Resources: []string{"storageobservations", "storageobservations/status"}},
+					},
+				}}},
+				MatchConditions: []admissionv1.MatchCondition{{
+					Name: "the-probe", Expression: "'authentication.kubernetes.io/pod-name' in request.userInfo.extra",
+				}},
+				Validations: []admissionv1.Validation{{Expression: "false", Message: "e2e #19: the probe cannot report"}},
+			},
+		}
+		binding := &admissionv1.ValidatingAdmissionPolicyBinding{
+			ObjectMeta: metav1.ObjectMeta{Name: name},
+			Spec: admissionv1.ValidatingAdmissionPolicyBindingSpec{
+				PolicyName:        name,
+				ValidationActions: []admissionv1.ValidationAction{admissionv1.Deny},
+				MatchResources: &admissionv1.MatchResources{NamespaceSelector: &metav1.LabelSelector{
+					MatchLabels: map[string]string{"kubernetes.io/metadata.name": ns},
+				}},
+			},
+		}
+		Expect(kube.Client.Create(ctx, silence)).To(Succeed())
+		Expect(kube.Client.Create(ctx, binding)).To(Succeed())
+		lifted := false
+		lift := func(ctx SpecContext) {
+			if !lifted {
+				Expect(client.IgnoreNotFound(kube.Client.Delete(ctx, binding))).To(Succeed())
+				Expect(client.IgnoreNotFound(kube.Client.Delete(ctx, silence))).To(Succeed())
+				lifted = true
+			}
+		}
+		DeferCleanup(lift)
+
+		// Past observationMaxAge (90s) without a write: stale, and a volume
+		// over its trigger is not grown on the old figures.
+		Eventually(func(g Gomega) {
+			stale := condition(ctx, g, ns, pg.Name, v1alpha1.ConditionObservationsStale)
+			g.Expect(stale.Status).To(Equal(metav1.ConditionTrue))
+			row := volumeRow(ctx, g, ns, pg.Name, primary)
+			g.Expect(row.State).To(Equal(v1alpha1.VolumeStale), "%s: %s", row.PVC, row.Reason)
+			GinkgoWriter.Printf("ObservationsStale: %s\n%s: %s\n", stale.Message, row.PVC, row.Reason)
+		}).WithContext(ctx).WithTimeout(timeout(4 * time.Minute)).WithPolling(5 * time.Second).Should(Succeed())
+		fill(ctx, ns, primary, "data", 62, 16, false)
+		expectUnchanged(ctx, ns, primary, "3Gi", 45*time.Second)
+
+		// The probe reports again: the fill it could not report is grown.
+		lift(ctx)
+		expectGrown(ctx, ns, primary, "data", primary, "4Gi", 3*time.Minute)
+		Eventually(func(g Gomega) {
+			g.Expect(condition(ctx, g, ns, pg.Name, v1alpha1.ConditionObservationsStale).Status).To(Equal(metav1.ConditionFalse))
+		}).WithContext(ctx).WithTimeout(timeout(time.Minute)).WithPolling(2 * time.Second).Should(Succeed())
+	})
+
+	It("#20 a growth that the storage reports infeasible or stuck ends in ResizeFailed with the driver's message", func(ctx SpecContext) {
+		if env.name != "sandbox" {
+			Skip("needs a storage fault on demand: the sandbox's CSI driver injects one from a PVC annotation, Azure Disk has no such switch")
+		}
+		wal := primary + "-wal"
+		annotatePVC(ctx, ns, wal, "sandbox.pgstorage.io/resize-fault", "infeasible")
+		fill(ctx, ns, primary, "wal", 82, 24, false)
+		driverSays := `cannot be expanded (fault "infeasible" injected)`
+		Eventually(func(g Gomega) {
+			failed := condition(ctx, g, ns, pg.Name, v1alpha1.ConditionResizeFailed)
+			g.Expect(failed.Status).To(Equal(metav1.ConditionTrue))
+			g.Expect(failed.Message).To(ContainSubstring(driverSays))
+			row := volumeRow(ctx, g, ns, pg.Name, wal)
+			g.Expect(row.Gate).To(Equal("ResizeFailed"))
+			g.Expect(row.Reason).To(ContainSubstring(driverSays))
+			g.Expect(row.Reason).To(ContainSubstring("not retried by the add-on: " + wal + " grows again only once it has reached 2Gi"))
+			g.Expect(policy(ctx, g, ns, pg.Name).Status.History).To(ContainElement(And(
+				HaveField("Role", v1alpha1.RoleWAL), HaveField("Outcome", v1alpha1.OutcomeFailed),
+				HaveField("Message", ContainSubstring(driverSays)))))
+			GinkgoWriter.Printf("ResizeFailed: %s\n%s: %s\n", failed.Message, row.PVC, row.Reason)
+		}).WithContext(ctx).WithTimeout(timeout(3 * time.Minute)).WithPolling(2 * time.Second).Should(Succeed())
+		expectEvent(ctx, ns, wal, "ResizeFailed")
+		// Nothing asks for more while the driver refuses.
+		expectUnchanged(ctx, ns, wal, "2Gi", 30*time.Second)
+	})
+})
+
+// annotatePVC sets (or, with an empty value, removes) an annotation.
+func annotatePVC(ctx SpecContext, ns, name, key, value string) {
+	patch := fmt.Sprintf(`{"metadata":{"annotations":{%q:%q}}}`, key, value)
+	if value == "" {
+		patch = fmt.Sprintf(`{"metadata":{"annotations":{%q:null}}}`, key)
+	}
+	Expect(kube.Client.Patch(ctx, &corev1.PersistentVolumeClaim{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name}},
+		client.RawPatch(types.MergePatchType, []byte(patch)))).To(Succeed())
+}
+
+// restartController deletes the controller's pods and waits until a new
+// one is ready; it returns how long that took.
+func restartController(ctx SpecContext) time.Duration {
+	start := time.Now()
+	selector := client.MatchingLabels{"app.kubernetes.io/name": addonName, "app.kubernetes.io/component": "controller"}
+	pods := &corev1.PodList{}
+	Expect(kube.Client.List(ctx, pods, client.InNamespace(addonNamespace), selector)).To(Succeed())
+	Expect(pods.Items).NotTo(BeEmpty(), "no controller pod in %s", addonNamespace)
+	old := map[types.UID]bool{}
+	for i := range pods.Items {
+		old[pods.Items[i].UID] = true
+		Expect(kube.Client.Delete(ctx, &pods.Items[i])).To(Succeed())
+	}
+	Eventually(func(g Gomega) {
+		current := &corev1.PodList{}
+		g.Expect(kube.Client.List(ctx, current, client.InNamespace(addonNamespace), selector)).To(Succeed())
+		ready := 0
+		for _, pod := range current.Items {
+			g.Expect(old[pod.UID]).To(BeFalse(), "old controller pod %s still there", pod.Name)
+			for _, c := range pod.Status.Conditions {
+				if c.Type == corev1.PodReady && c.Status == corev1.ConditionTrue {
+					ready++
+				}
+			}
+		}
+		g.Expect(ready).To(BeNumerically(">", 0))
+	}).WithContext(ctx).WithTimeout(timeout(3 * time.Minute)).WithPolling(time.Second).Should(Succeed())
+	return time.Since(start).Round(time.Second)
+}
