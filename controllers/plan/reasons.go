@@ -88,9 +88,18 @@ func reasonObservationNotMeasured(instance string) string {
 	return fmt.Sprintf("observation of %s has no measurement yet", instance)
 }
 
+// reasonObservationStale rounds the age up to the second: a stale age never
+// reads as equal to the limit it exceeds ("1m31s old (observationMaxAge 1m30s)").
 func reasonObservationStale(instance string, age, maxAge time.Duration) string {
 	return fmt.Sprintf("observation of %s is %s old (observationMaxAge %s): no growth is decided on stale figures; check the probe sidecar of that pod",
-		instance, formatDuration(age), formatDuration(maxAge))
+		instance, formatDuration(ceilSecond(age)), formatDuration(maxAge))
+}
+
+func ceilSecond(d time.Duration) time.Duration {
+	if whole := d.Truncate(time.Second); whole < d {
+		return whole + time.Second
+	}
+	return d
 }
 
 func reasonObservationFuture(instance string, observedAt time.Time) string {

@@ -316,3 +316,17 @@ func TestClockTimesSayWhichDay(t *testing.T) {
 		}
 	}
 }
+
+func TestAStaleAgeNeverReadsAsTheLimit(t *testing.T) {
+	for _, c := range []struct {
+		age  time.Duration
+		want string
+	}{
+		{90*time.Second + 400*time.Millisecond, "is 1m31s old (observationMaxAge 1m30s)"},
+		{5 * time.Minute, "is 5m old (observationMaxAge 1m30s)"},
+	} {
+		if got := reasonObservationStale("orders-1", c.age, 90*time.Second); !strings.Contains(got, c.want) {
+			t.Errorf("age %s: %q, want it to contain %q", c.age, got, c.want)
+		}
+	}
+}

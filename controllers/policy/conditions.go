@@ -98,7 +98,12 @@ func staleMessage(view *clusterView, stale []string) string {
 	var parts []string
 	for _, instance := range stale {
 		if at, seen := view.observedAt[instance]; seen {
-			parts = append(parts, fmt.Sprintf("%s (last observed %s ago)", instance, view.now.Sub(at).Round(time.Second)))
+			// Rounded up: a stale age never reads as equal to the limit.
+			age := view.now.Sub(at)
+			if rounded := age.Truncate(time.Second); rounded < age {
+				age = rounded + time.Second
+			}
+			parts = append(parts, fmt.Sprintf("%s (last observed %s ago)", instance, age))
 		} else {
 			parts = append(parts, instance+" (never observed)")
 		}
