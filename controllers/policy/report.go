@@ -196,8 +196,11 @@ func (r *Reconciler) rows(view *clusterView, result plan.Result, outcome actOutc
 	return rows
 }
 
-// latestFailures maps each PVC whose latest growth failed, and which has
-// not reached that growth's size since, to the failure.
+// latestFailures maps each PVC whose latest growth failed, and which still
+// requests that growth's size without having reached it, to the failure.
+// A PVC whose request was set back below it (an expansion cancelled, as
+// Kubernetes 1.34 allows) is no longer held: it grows again when a trigger
+// fires.
 func latestFailures(view *clusterView, history []v1alpha1.GrowthRecord) map[string]string {
 	latest := map[string]v1alpha1.GrowthRecord{}
 	for _, record := range history {
@@ -208,9 +211,10 @@ func latestFailures(view *clusterView, history []v1alpha1.GrowthRecord) map[stri
 	failed := map[string]string{}
 	for name, record := range latest {
 		state, exists := view.resize[name]
-		if record.Outcome == v1alpha1.OutcomeFailed && exists && !state.reachedAtLeast(record.To) {
-			failed[name] = fmt.Sprintf("%s; not retried by the add-on: %s grows again only once it has reached %s",
-				record.Message, name, record.To.String())
+		if record.Outcome == v1alpha1.OutcomeFailed && exists && !state.reachedAtLeast(record.To) && state.request.Cmp(record.To) >= 0 {
+			failed[name] = fmt.Sprintf("%s; not retried by the add-on while %s requests %s: it grows again once it has reached that size, "+
+				"or after its request is set back to its capacity %s",
+				record.Message, name, record.To.String(), state.capacity.String())
 		}
 	}
 	return failed

@@ -157,7 +157,7 @@ func TestAnInfeasibleGrowthIsResizeFailedWithTheDriversWords(t *testing.T) {
 	}
 	for _, row := range p.Status.Volumes {
 		if row.PVC == "orders-1" && (row.Gate != "ResizeFailed" || !strings.Contains(row.Reason, driverSays) ||
-			!strings.Contains(row.Reason, "not retried by the add-on: orders-1 grows again only once it has reached 12Gi")) {
+			!strings.Contains(row.Reason, "not retried by the add-on while orders-1 requests 12Gi: it grows again once it has reached that size, or after its request is set back to its capacity 10Gi")) {
 			t.Errorf("row %+v; want ResizeFailed with the driver's words and what happens next", row)
 		}
 	}

@@ -174,7 +174,7 @@ var _ = Describe("disruptions", Ordered, Label("gate3"), func() {
 			row := volumeRow(ctx, g, ns, pg.Name, wal)
 			g.Expect(row.Gate).To(Equal("ResizeFailed"))
 			g.Expect(row.Reason).To(ContainSubstring(driverSays))
-			g.Expect(row.Reason).To(ContainSubstring("not retried by the add-on: " + wal + " grows again only once it has reached 2Gi"))
+			g.Expect(row.Reason).To(ContainSubstring("not retried by the add-on while " + wal + " requests 2Gi"))
 			g.Expect(policy(ctx, g, ns, pg.Name).Status.History).To(ContainElement(And(
 				HaveField("Role", v1alpha1.RoleWAL), HaveField("Outcome", v1alpha1.OutcomeFailed),
 				HaveField("Message", ContainSubstring(driverSays)))))
