@@ -127,6 +127,11 @@ var _ = Describe("disruptions", Ordered, Label("gate3"), func() {
 				}},
 			},
 		}
+		// Sizes relative to where #14 left the volume (3Gi), so that the
+		// spec also runs alone (--focus): the next growth is one step, 1Gi.
+		before, _ := pvcSize(ctx, Default, ns, primary)
+		next := before.DeepCopy()
+		next.Add(resource.MustParse("1Gi"))
 		Expect(kube.Client.Create(ctx, silence)).To(Succeed())
 		Expect(kube.Client.Create(ctx, binding)).To(Succeed())
 		lifted := false
@@ -149,11 +154,11 @@ var _ = Describe("disruptions", Ordered, Label("gate3"), func() {
 			GinkgoWriter.Printf("ObservationsStale: %s\n%s: %s\n", stale.Message, row.PVC, row.Reason)
 		}).WithContext(ctx).WithTimeout(timeout(4 * time.Minute)).WithPolling(5 * time.Second).Should(Succeed())
 		fill(ctx, ns, primary, "data", 62, 16, false)
-		expectUnchanged(ctx, ns, primary, "3Gi", 45*time.Second)
+		expectUnchanged(ctx, ns, primary, before.String(), 45*time.Second)
 
 		// The probe reports again: the fill it could not report is grown.
 		lift(ctx)
-		expectGrown(ctx, ns, primary, "data", primary, "4Gi", 3*time.Minute)
+		expectGrown(ctx, ns, primary, "data", primary, next.String(), 3*time.Minute)
 		Eventually(func(g Gomega) {
 			g.Expect(condition(ctx, g, ns, pg.Name, v1alpha1.ConditionObservationsStale).Status).To(Equal(metav1.ConditionFalse))
 		}).WithContext(ctx).WithTimeout(timeout(time.Minute)).WithPolling(2 * time.Second).Should(Succeed())
