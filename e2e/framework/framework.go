@@ -20,7 +20,7 @@ import (
 	"k8s.io/client-go/tools/remotecommand"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
-	"github.com/pgstorage/cnpg-storage-autoscaler/internal/testenv"
+	"github.com/pgstorage/cnpg-storage-autoscaler/internal/kubescheme"
 )
 
 // Cluster is a connection to a real cluster.
@@ -40,7 +40,7 @@ func Connect(kubeconfig string) (*Cluster, error) {
 	// The API server's warnings (e.g. the policy webhook's "cluster not
 	// found yet") are worth reading: print them, once each.
 	cfg.WarningHandler = rest.NewWarningWriter(os.Stderr, rest.WarningWriterOptions{Deduplicate: true})
-	sch, err := testenv.NewScheme()
+	sch, err := kubescheme.New()
 	if err != nil {
 		return nil, err
 	}

@@ -18,7 +18,6 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/pgstorage/cnpg-storage-autoscaler/apis/v1alpha1"
-	"github.com/pgstorage/cnpg-storage-autoscaler/controllers/admission"
 	"github.com/pgstorage/cnpg-storage-autoscaler/e2e/framework"
 )
 
@@ -154,31 +153,6 @@ var _ = Describe("basic growth", Ordered, Label("gate1"), func() {
 		}
 	})
 })
-
-// expectObserved checks an instance pod carries the sidecar and that its
-// observation appears, with PostgreSQL reached.
-func expectObserved(ctx SpecContext, pod *corev1.Pod) {
-	Expect(pod.Spec.InitContainers).To(ContainElement(HaveField("Name", admission.SidecarName)), "pod %s", pod.Name)
-	Eventually(func(g Gomega) {
-		obs := &v1alpha1.StorageObservation{}
-		g.Expect(kube.Client.Get(ctx, client.ObjectKey{Namespace: pod.Namespace, Name: pod.Name}, obs)).To(Succeed())
-		g.Expect(obs.Spec.PodUID).To(Equal(string(pod.UID)))
-		g.Expect(obs.Status.Volumes).To(ContainElements(
-			HaveField("Role", v1alpha1.RoleData), HaveField("Role", v1alpha1.RoleWAL)))
-		g.Expect(obs.Status.Postgres.Reachable).To(BeTrue(), "postgres: %s", obs.Status.Postgres.Reason)
-		g.Expect(obs.Status.Postgres.Archiving).NotTo(BeNil())
-	}).WithContext(ctx).WithTimeout(timeout(2 * time.Minute)).WithPolling(2 * time.Second).Should(Succeed())
-}
-
-// expectEvent waits for an Event with reason on the named object.
-func expectEvent(ctx SpecContext, ns, object, reason string) {
-	Eventually(func(g Gomega) {
-		events := &corev1.EventList{}
-		g.Expect(kube.Client.List(ctx, events, client.InNamespace(ns))).To(Succeed())
-		g.Expect(events.Items).To(ContainElement(And(
-			HaveField("InvolvedObject.Name", object), HaveField("Reason", reason))))
-	}).WithContext(ctx).WithTimeout(time.Minute).WithPolling(2 * time.Second).Should(Succeed())
-}
 
 // The rest of the inventory (E2E.md); each becomes a real spec in its gate.
 var _ = Describe("inventory", func() {

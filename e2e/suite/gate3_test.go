@@ -49,9 +49,7 @@ var _ = Describe("disruptions", Ordered, Label("gate3"), func() {
 		// next sync of the pod, 60-90 s later (on AKS too): until then the
 		// growth is in flight (request 2Gi, capacity 1Gi).
 		editPolicy(ctx, ns, pg.Name, func(s *v1alpha1.StorageAutoscalePolicySpec) { s.NudgeKubelet = ptr.To(false) })
-		Expect(kube.Fill(ctx, framework.FillSpec{
-			Namespace: ns, Pod: primary, Volume: "data", RateBytesPerSecond: 16 << 20, UntilPercent: 62,
-		}, GinkgoWriter)).To(Succeed())
+		fill(ctx, ns, primary, "data", 62, 16, false)
 		Eventually(func(g Gomega) {
 			request, capacity := pvcSize(ctx, g, ns, primary)
 			g.Expect(request.Cmp(resource.MustParse("2Gi"))).To(Equal(0), "request %s", &request)
@@ -191,12 +189,9 @@ var _ = Describe("disruptions", Ordered, Label("gate3"), func() {
 	})
 })
 
-// annotatePVC sets (or, with an empty value, removes) an annotation.
+// annotatePVC sets an annotation on a PVC.
 func annotatePVC(ctx SpecContext, ns, name, key, value string) {
 	patch := fmt.Sprintf(`{"metadata":{"annotations":{%q:%q}}}`, key, value)
-	if value == "" {
-		patch = fmt.Sprintf(`{"metadata":{"annotations":{%q:null}}}`, key)
-	}
 	Expect(kube.Client.Patch(ctx, &corev1.PersistentVolumeClaim{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name}},
 		client.RawPatch(types.MergePatchType, []byte(patch)))).To(Succeed())
 }

@@ -18,6 +18,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/pgstorage/cnpg-storage-autoscaler/apis/v1alpha1"
+	"github.com/pgstorage/cnpg-storage-autoscaler/controllers/admission"
 	"github.com/pgstorage/cnpg-storage-autoscaler/e2e/framework"
 )
 
@@ -94,12 +95,13 @@ func patchCluster(ctx context.Context, pg *cnpgv1.Cluster, patch string) {
 
 // volumeRow is the policy's status row of one PVC.
 func volumeRow(ctx context.Context, g Gomega, ns, policyName, pvc string) v1alpha1.VolumeStatus {
-	for _, row := range policy(ctx, g, ns, policyName).Status.Volumes {
+	rows := policy(ctx, g, ns, policyName).Status.Volumes
+	g.Expect(rows).To(ContainElement(HaveField("PVC", pvc)), "policy %s has no status row for PVC %s", policyName, pvc)
+	for _, row := range rows {
 		if row.PVC == pvc {
 			return row
 		}
 	}
-	g.Expect(pvc).To(BeEmpty(), "policy %s has no status row for PVC %s", policyName, pvc)
 	return v1alpha1.VolumeStatus{}
 }
 
@@ -176,4 +178,35 @@ func managedCluster(ctx SpecContext, spec framework.ClusterSpec, edit func(*v1al
 	primary, err := kube.PrimaryPod(ctx, pg)
 	Expect(err).NotTo(HaveOccurred())
 	return pg, primary
+}
+
+// expectObserved checks an instance pod carries the sidecar and that its
+// observation appears, with PostgreSQL reached.
+func expectObserved(ctx SpecContext, pod *corev1.Pod) {
+	Expect(pod.Spec.InitContainers).To(ContainElement(HaveField("Name", admission.SidecarName)), "pod %s", pod.Name)
+	Eventually(func(g Gomega) {
+		obs := observation(ctx, g, pod.Namespace, pod.Name)
+		g.Expect(obs.Spec.PodUID).To(Equal(string(pod.UID)))
+		g.Expect(obs.Status.Volumes).To(ContainElements(
+			HaveField("Role", v1alpha1.RoleData), HaveField("Role", v1alpha1.RoleWAL)))
+		g.Expect(obs.Status.Postgres.Reachable).To(BeTrue(), "postgres: %s", obs.Status.Postgres.Reason)
+		g.Expect(obs.Status.Postgres.Archiving).NotTo(BeNil())
+	}).WithContext(ctx).WithTimeout(timeout(2 * time.Minute)).WithPolling(2 * time.Second).Should(Succeed())
+}
+
+// expectEvent waits for an Event with reason on the named object.
+func expectEvent(ctx SpecContext, ns, object, reason string) {
+	Eventually(func(g Gomega) {
+		events := &corev1.EventList{}
+		g.Expect(kube.Client.List(ctx, events, client.InNamespace(ns))).To(Succeed())
+		g.Expect(events.Items).To(ContainElement(And(
+			HaveField("InvolvedObject.Name", object), HaveField("Reason", reason))))
+	}).WithContext(ctx).WithTimeout(time.Minute).WithPolling(2 * time.Second).Should(Succeed())
+}
+
+// observation reads an instance's StorageObservation.
+func observation(ctx SpecContext, g Gomega, ns, instance string) *v1alpha1.StorageObservation {
+	obs := &v1alpha1.StorageObservation{}
+	g.Expect(kube.Client.Get(ctx, client.ObjectKey{Namespace: ns, Name: instance}, obs)).To(Succeed(), "observation of %s", instance)
+	return obs
 }

@@ -3,7 +3,6 @@
 package suite
 
 import (
-	"fmt"
 	"time"
 
 	cnpgv1 "github.com/cloudnative-pg/cloudnative-pg/api/v1"
@@ -145,10 +144,3 @@ var _ = Describe("tablespace and WAL volumes", Ordered, Label("gate1"), func() {
 		expectUnchanged(ctx, ns, wal, "2Gi", 10*time.Second)
 	})
 })
-
-// observation reads an instance's StorageObservation.
-func observation(ctx SpecContext, g Gomega, ns, instance string) *v1alpha1.StorageObservation {
-	obs := &v1alpha1.StorageObservation{}
-	g.Expect(kube.Client.Get(ctx, client.ObjectKey{Namespace: ns, Name: instance}, obs)).To(Succeed(), fmt.Sprintf("observation of %s", instance))
-	return obs
-}

@@ -47,7 +47,7 @@ func Start() (*Env, error) {
 	if err != nil {
 		return nil, err
 	}
-	scheme, err := NewScheme()
+	scheme, err := kubescheme.New()
 	if err != nil {
 		return nil, err
 	}
@@ -73,9 +73,6 @@ func Start() (*Env, error) {
 
 // Stop shuts the control plane down.
 func (e *Env) Stop() error { return e.env.Stop() }
-
-// NewScheme knows Kubernetes' built-in kinds, CNPG's and this project's.
-func NewScheme() (*runtime.Scheme, error) { return kubescheme.New() }
 
 // Main starts the control plane into *env, runs setup and the package's
 // tests, and stops it: func TestMain(m *testing.M) { os.Exit(testenv.Main(m, &env)) }.
