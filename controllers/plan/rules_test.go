@@ -273,6 +273,78 @@ func TestMaintenanceWindows(t *testing.T) {
 			name: "a schedule that never fires never opens", windows: []v1alpha1.MaintenanceWindow{window("0 0 30 2 *", time.Hour, "UTC")},
 			now: testNow,
 		},
+		// Clocks spring forward: a start inside the gap opens when the gap
+		// ends (the first valid instant after it), for its full duration.
+		{
+			name: "Berlin spring forward: 02:00 does not exist, the window opens at 03:00 CEST", windows: []v1alpha1.MaintenanceWindow{window("0 2 * * *", time.Hour, "Europe/Berlin")},
+			now: time.Date(2026, 3, 29, 1, 30, 0, 0, time.UTC), wantOpen: true, // 03:30 CEST
+		},
+		{
+			name: "Berlin spring forward: before the gap the next opening is its end", windows: []v1alpha1.MaintenanceWindow{window("0 2 * * *", time.Hour, "Europe/Berlin")},
+			now: time.Date(2026, 3, 29, 0, 30, 0, 0, time.UTC), wantNextOpen: time.Date(2026, 3, 29, 1, 0, 0, 0, time.UTC), // 01:30 CET → 03:00 CEST
+		},
+		{
+			name: "Berlin spring forward: the window lasts its duration from the end of the gap", windows: []v1alpha1.MaintenanceWindow{window("0 2 * * *", time.Hour, "Europe/Berlin")},
+			now: time.Date(2026, 3, 29, 2, 0, 0, 0, time.UTC), wantNextOpen: time.Date(2026, 3, 30, 0, 0, 0, 0, time.UTC), // 04:00 CEST
+		},
+		{
+			name: "Berlin spring forward: 02:30 opens at 03:00 CEST, not at 03:30", windows: []v1alpha1.MaintenanceWindow{window("30 2 * * *", time.Hour, "Europe/Berlin")},
+			now: time.Date(2026, 3, 29, 1, 10, 0, 0, time.UTC), wantOpen: true, // 03:10 CEST
+		},
+		{
+			name: "New York spring forward: 02:00 EST does not exist, the window opens at 03:00 EDT", windows: []v1alpha1.MaintenanceWindow{window("0 2 * * *", 2*time.Hour, "America/New_York")},
+			now: time.Date(2026, 3, 8, 8, 30, 0, 0, time.UTC), wantOpen: true, // 04:30 EDT
+		},
+		{
+			name: "New York: a window across midnight and the change lasts its elapsed duration", windows: []v1alpha1.MaintenanceWindow{window("0 23 * * *", 4*time.Hour, "America/New_York")},
+			now: time.Date(2026, 3, 8, 7, 30, 0, 0, time.UTC), wantOpen: true, // 03:30 EDT, 3h30m after 23:00 EST
+		},
+		{
+			name: "New York: ... and closes after four hours, at 04:00 EDT", windows: []v1alpha1.MaintenanceWindow{window("0 23 * * *", 4*time.Hour, "America/New_York")},
+			now: time.Date(2026, 3, 8, 8, 0, 0, 0, time.UTC), wantNextOpen: time.Date(2026, 3, 9, 3, 0, 0, 0, time.UTC), // 23:00 EDT
+		},
+		{
+			name: "Lord Howe spring forward by 30 minutes: 02:15 opens at 02:30 +11", windows: []v1alpha1.MaintenanceWindow{window("15 2 * * *", time.Hour, "Australia/Lord_Howe")},
+			now: time.Date(2026, 10, 3, 15, 40, 0, 0, time.UTC), wantOpen: true, // 02:40 +11
+		},
+		{
+			name: "Lord Howe spring forward: before the gap the next opening is its end", windows: []v1alpha1.MaintenanceWindow{window("15 2 * * *", time.Hour, "Australia/Lord_Howe")},
+			now: time.Date(2026, 10, 3, 15, 0, 0, 0, time.UTC), wantNextOpen: time.Date(2026, 10, 3, 15, 30, 0, 0, time.UTC), // 01:30 +1030 → 02:30 +11
+		},
+		// Clocks fall back: a start in the repeated hour opens once, at its
+		// first occurrence, for its full (elapsed) duration.
+		{
+			name: "Berlin fall back: 02:30 happens twice, the window opens at the first", windows: []v1alpha1.MaintenanceWindow{window("30 2 * * *", time.Hour, "Europe/Berlin")},
+			now: time.Date(2026, 10, 25, 0, 45, 0, 0, time.UTC), wantOpen: true, // 02:45 CEST
+		},
+		{
+			name: "Berlin fall back: the second 02:30 does not open it again", windows: []v1alpha1.MaintenanceWindow{window("30 2 * * *", time.Hour, "Europe/Berlin")},
+			now: time.Date(2026, 10, 25, 1, 40, 0, 0, time.UTC), wantNextOpen: time.Date(2026, 10, 26, 1, 30, 0, 0, time.UTC), // 02:40 CET
+		},
+		{
+			name: "Berlin fall back: a duration across the change is elapsed time", windows: []v1alpha1.MaintenanceWindow{window("0 2 * * *", 90*time.Minute, "Europe/Berlin")},
+			now: time.Date(2026, 10, 25, 1, 30, 0, 0, time.UTC), wantNextOpen: time.Date(2026, 10, 26, 1, 0, 0, 0, time.UTC), // 02:30 CET, 90m after 02:00 CEST
+		},
+		{
+			name: "New York fall back: the second 01:30 does not open it again", windows: []v1alpha1.MaintenanceWindow{window("30 1 * * *", time.Hour, "America/New_York")},
+			now: time.Date(2026, 11, 1, 6, 45, 0, 0, time.UTC), wantNextOpen: time.Date(2026, 11, 2, 6, 30, 0, 0, time.UTC), // 01:45 EST
+		},
+		{
+			name: "New York fall back: the first 01:30 opens", windows: []v1alpha1.MaintenanceWindow{window("30 1 * * *", time.Hour, "America/New_York")},
+			now: time.Date(2026, 11, 1, 5, 45, 0, 0, time.UTC), wantOpen: true, // 01:45 EDT
+		},
+		{
+			name: "Lord Howe fall back by 30 minutes: the second 01:45 does not open it again", windows: []v1alpha1.MaintenanceWindow{window("45 1 * * *", 30*time.Minute, "Australia/Lord_Howe")},
+			now: time.Date(2026, 4, 4, 15, 20, 0, 0, time.UTC), wantNextOpen: time.Date(2026, 4, 5, 15, 15, 0, 0, time.UTC), // 01:50 +1030
+		},
+		{
+			name: "Lord Howe fall back: the first 01:45 opens", windows: []v1alpha1.MaintenanceWindow{window("45 1 * * *", 30*time.Minute, "Australia/Lord_Howe")},
+			now: time.Date(2026, 4, 4, 14, 50, 0, 0, time.UTC), wantOpen: true, // 01:50 +11
+		},
+		{
+			name: "an hourly window does not open again at the repeated 02:00", windows: []v1alpha1.MaintenanceWindow{window("0 * * * *", 10*time.Minute, "Europe/Berlin")},
+			now: time.Date(2026, 10, 25, 1, 5, 0, 0, time.UTC), wantNextOpen: time.Date(2026, 10, 25, 2, 0, 0, 0, time.UTC), // 02:05 CET; 02:00 CET repeats 02:00 CEST
+		},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

@@ -29,7 +29,8 @@ type windowState struct {
 }
 
 // evaluateWindows: no windows means always open. A window opened at o is
-// open for [o, o+duration).
+// open for [o, o+duration): duration is elapsed time, whatever the clocks
+// do meanwhile. When a window opens is decided by openingAt.
 func evaluateWindows(windows []v1alpha1.MaintenanceWindow, now time.Time) windowState {
 	state := windowState{}
 	if len(windows) == 0 {
@@ -48,13 +49,13 @@ func evaluateWindows(windows []v1alpha1.MaintenanceWindow, now time.Time) window
 			continue
 		}
 		duration = min(duration, v1alpha1.MaxMaintenanceWindowDuration)
-		// The latest opening after now-duration, if it is not after now, is
+		// The first opening after now-duration, if it is not after now, is
 		// an opening whose window still covers now.
-		if opened := schedule.Next(now.Add(-duration).In(zone)); !opened.IsZero() && !opened.After(now) {
+		if opened := nextOpening(schedule, zone, now.Add(-duration)); !opened.IsZero() && !opened.After(now) {
 			state.open = true
 			return state
 		}
-		next := schedule.Next(now.In(zone))
+		next := nextOpening(schedule, zone, now)
 		if !next.IsZero() && (state.nextOpen.IsZero() || next.Before(state.nextOpen)) {
 			state.nextOpen = next
 			state.nextWindow = window
@@ -62,6 +63,97 @@ func evaluateWindows(windows []v1alpha1.MaintenanceWindow, now time.Time) window
 		}
 	}
 	return state
+}
+
+// nextOpening is the first opening of the window after the instant after,
+// zero when the schedule never fires again.
+//
+// robfig/cron steps absolute hours in the zone, so on the day the clocks
+// spring forward a start inside the gap never fires, and on the day they
+// fall back a start in the repeated hour fires twice. So the schedule is
+// matched against wall clocks instead (written as UTC, where no clock
+// jumps), and each matching wall clock is turned into an instant by
+// openingAt.
+func nextOpening(schedule cron.Schedule, zone *time.Location, after time.Time) time.Time {
+	// A wall clock whose opening is after `after` can be earlier than
+	// after's own wall clock by as much as the clocks go back meanwhile.
+	wall := wallClock(after.In(zone)).Add(-clocksGoBack(after.In(zone)))
+	for {
+		wall = schedule.Next(wall)
+		if wall.IsZero() {
+			return time.Time{}
+		}
+		if opening := openingAt(wall, zone); opening.After(after) {
+			return opening
+		}
+	}
+}
+
+// openingAt is the instant a window starting at the wall clock wall (its
+// fields, read in zone) opens:
+//   - a wall clock that happens once: then;
+//   - one that happens twice (clocks fall back): the first time, so the
+//     window opens once;
+//   - one that does not happen (clocks spring forward): the first valid
+//     instant after it, which is when the gap ends.
+//
+// time.Date does not say which of two instants it picks, nor in which
+// direction it moves a wall clock in a gap (Europe/Berlin 02:30 becomes
+// 03:30 CEST, America/New_York 02:30 becomes 01:30 EST), so neither is
+// relied on.
+func openingAt(wall time.Time, zone *time.Location) time.Time {
+	guess := time.Date(wall.Year(), wall.Month(), wall.Day(), wall.Hour(), wall.Minute(), wall.Second(), 0, zone)
+	start, end := guess.ZoneBounds()
+	// Instants inside the periods around the guess: a wall clock near a
+	// change of offset has its candidates in one of them.
+	probes := []time.Time{guess}
+	if !start.IsZero() {
+		probes = append(probes, start.Add(-time.Nanosecond))
+	}
+	if !end.IsZero() {
+		probes = append(probes, end)
+	}
+	var first time.Time
+	for _, probe := range probes {
+		_, offset := probe.Zone()
+		candidate := wall.Add(-time.Duration(offset) * time.Second)
+		if _, actual := candidate.In(zone).Zone(); actual == offset && (first.IsZero() || candidate.Before(first)) {
+			first = candidate
+		}
+	}
+	if !first.IsZero() {
+		return first.In(zone)
+	}
+	// In a gap: the guess was moved out of it, forward or back; the gap
+	// ends at the change of offset on the guess's side of it.
+	if wallClock(guess).After(wall) {
+		return start.In(zone)
+	}
+	return end.In(zone)
+}
+
+// wallClock carries t's wall clock in t's zone as the same fields in UTC.
+func wallClock(t time.Time) time.Time {
+	return time.Date(t.Year(), t.Month(), t.Day(), t.Hour(), t.Minute(), t.Second(), t.Nanosecond(), time.UTC)
+}
+
+// clocksGoBack is by how much the zone's offset drops below t's in the two
+// days after t, zero when it does not. Offsets differ by less than 26h, so
+// an opening whose wall clock is before t's yet whose instant is after t
+// lies well inside those two days.
+func clocksGoBack(t time.Time) time.Duration {
+	_, offset := t.Zone()
+	lowest := offset
+	for probe := t; ; {
+		_, end := probe.ZoneBounds()
+		if end.IsZero() || end.Sub(t) > 48*time.Hour {
+			break
+		}
+		probe = end
+		_, next := probe.Zone()
+		lowest = min(lowest, next)
+	}
+	return time.Duration(offset-lowest) * time.Second
 }
 
 // parseWindow parses a window's schedule in its time zone. A zone written
