@@ -31,10 +31,19 @@ func TestMain(m *testing.M) {
 	os.Exit(m.Run())
 }
 
-// Zones with and without daylight saving time; window hours 1–3, where
-// the clocks jump, are never drawn, so the test's own window arithmetic
-// (time.Date) and cron agree.
-var generatedZones = []string{"UTC", "Europe/Berlin", "America/New_York", "Asia/Kolkata"}
+// Zones with and without daylight saving time, one of them shifting by 30
+// minutes (Lord Howe).
+var generatedZones = []string{"UTC", "Europe/Berlin", "America/New_York", "Asia/Kolkata", "Australia/Lord_Howe"}
+
+// generatedWindowHours: every hour, and more often those in which the
+// clocks of the zones above change (01:00–03:00).
+var generatedWindowHours = append([]int{1, 1, 2, 2, 2, 3, 3}, func() []int {
+	hours := make([]int, 24)
+	for hour := range hours {
+		hours[hour] = hour
+	}
+	return hours
+}()...)
 
 var generatedProvisioners = []string{"disk.csi.azure.com", "ebs.csi.aws.com", "pd.csi.storage.gke.io", "csi.example.com"}
 
@@ -48,8 +57,8 @@ var generatedTablespaces = []string{"idx", "archive"}
 // tablespace volumes, a random but admissible policy, observations fresh
 // or stale, resizes in flight, budget already spent, and a random now.
 func drawSnapshot(t *rapid.T) Snapshot {
-	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC).Add(time.Duration(rapid.Int64Range(0, 365*24*3600).Draw(t, "nowSeconds")) * time.Second)
 	spec := drawPolicy(t)
+	now := drawNow(t, spec.MaintenanceWindows)
 	snapshot := Snapshot{Now: now, Policy: spec}
 
 	for index, provisioner := range rapid.SliceOfNDistinct(rapid.SampledFrom(generatedProvisioners), 1, 2, rapid.ID[string]).Draw(t, "provisioners") {
@@ -106,6 +115,32 @@ func drawSnapshot(t *rapid.T) Snapshot {
 	return snapshot
 }
 
+// drawNow draws a time in 2026, often within a day of a change of the
+// clocks in the zone of the first maintenance window.
+func drawNow(t *rapid.T, windows []v1alpha1.MaintenanceWindow) time.Time {
+	start := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	if len(windows) > 0 && rapid.Bool().Draw(t, "nowNearClockChange") {
+		zone, err := time.LoadLocation(windows[0].TimeZone)
+		if err != nil {
+			t.Fatalf("generated zone %q: %v", windows[0].TimeZone, err)
+		}
+		var changes []time.Time
+		for probe := start.In(zone); ; {
+			_, end := probe.ZoneBounds()
+			if end.IsZero() || end.Year() > 2026 {
+				break
+			}
+			changes = append(changes, end)
+			probe = end
+		}
+		if len(changes) > 0 {
+			change := rapid.SampledFrom(changes).Draw(t, "clockChange")
+			return change.Add(time.Duration(rapid.Int64Range(-26*3600, 26*3600).Draw(t, "secondsFromClockChange")) * time.Second).UTC()
+		}
+	}
+	return start.Add(time.Duration(rapid.Int64Range(0, 365*24*3600).Draw(t, "nowSeconds")) * time.Second)
+}
+
 func drawPolicy(t *rapid.T) v1alpha1.StorageAutoscalePolicySpec {
 	spec := v1alpha1.StorageAutoscalePolicySpec{
 		ClusterRef: v1alpha1.ClusterReference{Name: "orders"},
@@ -134,7 +169,7 @@ func drawPolicy(t *rapid.T) v1alpha1.StorageAutoscalePolicySpec {
 		spec.Volumes.Tablespaces.ByName = map[string]v1alpha1.VolumePolicy{"idx": drawVolumePolicy(t, "idx")}
 	}
 	for range rapid.IntRange(0, 2).Draw(t, "windows") {
-		hour := rapid.SampledFrom([]int{0, 4, 6, 12, 18, 22, 23}).Draw(t, "windowHour")
+		hour := rapid.SampledFrom(generatedWindowHours).Draw(t, "windowHour")
 		spec.MaintenanceWindows = append(spec.MaintenanceWindows, v1alpha1.MaintenanceWindow{
 			Schedule: fmt.Sprintf("%d %d * * *", rapid.IntRange(0, 59).Draw(t, "windowMinute"), hour),
 			Duration: metav1.Duration{Duration: time.Duration(rapid.IntRange(1, 24*60).Draw(t, "windowMinutes")) * time.Minute},

@@ -122,36 +122,73 @@ func encodeResult(t *rapid.T, result Result) string {
 	return string(encoded)
 }
 
-// windowOpen decides from the schedule's hour and minute with time.Date,
-// independently of cron: the generator draws daily schedules only.
-func windowOpen(t *rapid.T, windows []v1alpha1.MaintenanceWindow, now time.Time) bool {
+// windowOpenings are the instants the generated daily windows open on the
+// local days around now, found by walking the clock (firstInstantReading),
+// independently of cron and of the planner's arithmetic.
+func windowOpenings(t *rapid.T, window v1alpha1.MaintenanceWindow, now time.Time) []time.Time {
+	var minute, hour int
+	if _, err := fmt.Sscanf(window.Schedule, "%d %d * * *", &minute, &hour); err != nil {
+		t.Fatalf("generated schedule %q: %v", window.Schedule, err)
+	}
+	zone, err := time.LoadLocation(window.TimeZone)
+	if err != nil {
+		t.Fatalf("generated zone %q: %v", window.TimeZone, err)
+	}
+	local := now.In(zone)
+	var openings []time.Time
+	// A window lasts at most 24h, and a local day can be shorter than
+	// that: the one opened two days ago can still be open.
+	for dayOffset := -2; dayOffset <= 2; dayOffset++ {
+		target := time.Date(local.Year(), local.Month(), local.Day()+dayOffset, hour, minute, 0, 0, time.UTC)
+		openings = append(openings, firstInstantReading(t, target, zone))
+	}
+	return openings
+}
+
+// firstInstantReading is the first instant whose wall clock in zone reads
+// target (given in UTC fields) or later: a start that happens twice opens
+// at its first occurrence, one that does not happen when the clocks have
+// jumped past it. It walks minute by minute from a point three hours
+// before time.Date's answer, which is at most one clock change off.
+func firstInstantReading(t *rapid.T, target time.Time, zone *time.Location) time.Time {
+	reads := func(instant time.Time) bool {
+		local := instant.In(zone)
+		wall := time.Date(local.Year(), local.Month(), local.Day(), local.Hour(), local.Minute(), local.Second(), 0, time.UTC)
+		return !wall.Before(target)
+	}
+	instant := time.Date(target.Year(), target.Month(), target.Day(), target.Hour(), target.Minute(), 0, 0, zone).Add(-3 * time.Hour)
+	if reads(instant) {
+		t.Fatalf("walk for %s in %s starts too late, at %s", target, zone, instant)
+	}
+	for !reads(instant) {
+		instant = instant.Add(time.Minute)
+	}
+	return instant
+}
+
+// windowOpen says whether a generated window is open at now, and when one
+// next opens.
+func windowOpen(t *rapid.T, windows []v1alpha1.MaintenanceWindow, now time.Time) (open bool, next time.Time) {
 	if len(windows) == 0 {
-		return true
+		return true, time.Time{}
 	}
 	for _, window := range windows {
-		var minute, hour int
-		if _, err := fmt.Sscanf(window.Schedule, "%d %d * * *", &minute, &hour); err != nil {
-			t.Fatalf("generated schedule %q: %v", window.Schedule, err)
-		}
-		zone, err := time.LoadLocation(window.TimeZone)
-		if err != nil {
-			t.Fatalf("generated zone %q: %v", window.TimeZone, err)
-		}
-		local := now.In(zone)
-		for _, dayOffset := range []int{-1, 0} {
-			opens := time.Date(local.Year(), local.Month(), local.Day()+dayOffset, hour, minute, 0, 0, zone)
+		for _, opens := range windowOpenings(t, window, now) {
 			if !opens.After(now) && now.Before(opens.Add(window.Duration.Duration)) {
-				return true
+				open = true
+			}
+			if opens.After(now) && (next.IsZero() || opens.Before(next)) {
+				next = opens
 			}
 		}
 	}
-	return false
+	return open, next
 }
 
 func TestPropertyPlannedGrowthOnlyInsideAWindow(t *testing.T) {
 	rapid.Check(t, func(t *rapid.T) {
 		snapshot := drawSnapshot(t)
-		open := windowOpen(t, snapshot.Policy.MaintenanceWindows, snapshot.Now)
+		open, next := windowOpen(t, snapshot.Policy.MaintenanceWindows, snapshot.Now)
 		result := Plan(snapshot)
 		for _, decision := range allDecisions(result) {
 			if decision.Kind == v1alpha1.GrowthPlanned && !decision.CatchUp && !open {
@@ -162,9 +199,26 @@ func TestPropertyPlannedGrowthOnlyInsideAWindow(t *testing.T) {
 			if open {
 				t.Fatalf("growth of %s queued while a window is open", pending.Role)
 			}
-			if pending.NotBefore != nil && !windowOpen(t, snapshot.Policy.MaintenanceWindows, pending.NotBefore.Time) {
-				t.Fatalf("queued until %s, when no window is open", pending.NotBefore.Time)
+			if pending.NotBefore == nil || !pending.NotBefore.Time.Equal(next) {
+				t.Fatalf("queued until %v, but the next window opens at %s", pending.NotBefore, next)
 			}
+		}
+	})
+}
+
+// TestPropertyWindowsOpenWhenTheClockSaysSo checks the window arithmetic
+// alone on every draw, planned growth or not.
+func TestPropertyWindowsOpenWhenTheClockSaysSo(t *testing.T) {
+	rapid.Check(t, func(t *rapid.T) {
+		spec := drawPolicy(t)
+		now := drawNow(t, spec.MaintenanceWindows)
+		open, next := windowOpen(t, spec.MaintenanceWindows, now)
+		got := evaluateWindows(spec.MaintenanceWindows, now)
+		if got.open != open {
+			t.Fatalf("at %s: open = %v, want %v", now, got.open, open)
+		}
+		if !open && !got.nextOpen.Equal(next) {
+			t.Fatalf("at %s: next opening %s, want %s", now, got.nextOpen, next)
 		}
 	})
 }
