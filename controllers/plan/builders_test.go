@@ -188,6 +188,16 @@ func (b *snapshotBuilder) budgetAction(ago time.Duration, kind v1alpha1.GrowthKi
 	return b
 }
 
+// grown records in status.history a growth of the PVCs ago.
+func (b *snapshotBuilder) grown(ago time.Duration, pvcs ...string) *snapshotBuilder {
+	b.t.Helper()
+	b.snapshot.History = append(b.snapshot.History, v1alpha1.GrowthRecord{
+		Time: metav1.NewTime(b.snapshot.Now.Add(-ago)), Role: v1alpha1.RoleData, PVCs: pvcs,
+		Kind: v1alpha1.GrowthPlanned, Outcome: v1alpha1.OutcomeSucceeded,
+	})
+	return b
+}
+
 func (b *snapshotBuilder) build() Snapshot {
 	b.t.Helper()
 	return b.snapshot

@@ -43,15 +43,19 @@
 //     or its filesystem not yet grown to the PVC's capacity);
 //     - growth already in flight;
 //     - at limit;
-//     - cooldown: planned growth waits the policy cooldown raised to the
-//     provider's minimum; emergency growth waits only the provider's
-//     minimum (aws-ebs: 6h, the EBS limit of one modification per volume);
+//     - cooldown: planned growth waits the policy cooldown; any growth,
+//     emergency too, waits for the provider's per-volume limit (aws-ebs:
+//     4 modifications of a volume in a rolling 24h, counted from
+//     status.history and lastGrowth; each only after the previous one
+//     completed, which is the in-flight gate);
 //     - WAL safety (archive failing, inactive slot retention, or WAL health
 //     unknown because PostgreSQL on the primary is unreachable) for planned
 //     growth of WAL-bearing volumes, and for emergency growth only with
 //     walSafety.blockEmergencyGrowth;
 //     - maintenance window (window.go): planned growth outside every window
-//     goes to Result.Pending with NotBefore = the next opening;
+//     goes to Result.Pending with NotBefore = the next opening; a start the
+//     clocks skip opens when the gap ends, one they repeat opens once, at
+//     the first, and a window lasts its duration in elapsed time;
 //     - budget (budget.go): rolling 24h; planned growth may use
 //     maxActionsPerDay − emergencyReserve, emergency growth whatever is left
 //     of maxActionsPerDay.

@@ -16,6 +16,9 @@ type volume struct {
 	primary       bool
 	walBearing    bool
 	lastGrowth    time.Time
+	// modifications are the growths of this PVC that status.history and
+	// lastGrowth record, for the provider's per-volume limit.
+	modifications []time.Time
 
 	rule       *v1alpha1.VolumePolicy
 	rulePath   string // spec.volumes.<...>, for reasons
@@ -80,11 +83,13 @@ func (p *planner) collectVolumes() {
 		}
 	}
 	lastGrowthFromHistory := map[string]time.Time{}
+	modifications := map[string][]time.Time{}
 	for _, record := range p.snapshot.History {
 		for _, name := range record.PVCs {
 			if record.Time.After(lastGrowthFromHistory[name]) {
 				lastGrowthFromHistory[name] = record.Time.Time
 			}
+			modifications[name] = append(modifications[name], record.Time.Time)
 		}
 	}
 	p.volumes = make([]*volume, 0, len(p.snapshot.PVCs))
@@ -100,6 +105,7 @@ func (p *planner) collectVolumes() {
 		if fromHistory := lastGrowthFromHistory[pvc.Name]; fromHistory.After(v.lastGrowth) {
 			v.lastGrowth = fromHistory
 		}
+		v.modifications = modificationTimes(modifications[pvc.Name], pvc.LastGrowth)
 		p.resolveRule(v)
 		v.class = p.classes[pvc.StorageClass]
 		v.classHold = storageClassHold(pvc, v.class)
@@ -235,4 +241,24 @@ func findObservedVolume(observed []v1alpha1.ObservedVolume, pvc PVC) *v1alpha1.O
 		return byRole
 	}
 	return nil
+}
+
+// modificationTimes are the distinct times a PVC was grown, oldest first:
+// every status.history entry naming it (a failed growth may still have
+// been a modification at the provider, so it counts), and lastGrowth,
+// which is usually one of them. status.history keeps the last
+// v1alpha1.HistoryLength growths; a modification it no longer holds is
+// not counted, and should the provider then refuse, its error holds the
+// PVC in the in-flight gate.
+func modificationTimes(fromHistory []time.Time, lastGrowth time.Time) []time.Time {
+	times := slices.Clone(fromHistory)
+	if !lastGrowth.IsZero() {
+		times = append(times, lastGrowth)
+	}
+	for index := range times {
+		// metav1.Time keeps whole seconds.
+		times[index] = times[index].Truncate(time.Second)
+	}
+	slices.SortFunc(times, time.Time.Compare)
+	return slices.CompactFunc(times, time.Time.Equal)
 }

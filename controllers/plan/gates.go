@@ -115,25 +115,47 @@ func inFlightHold(v *volume) *hold {
 	return nil
 }
 
-// cooldownHold: planned growth waits the policy cooldown raised to the
-// provider's minimum; emergency growth only the provider's minimum, which
-// the provider would enforce by refusing the patch anyway.
+// cooldownHold: planned growth waits the policy cooldown; any growth, even
+// an emergency, waits for the provider's per-volume modification limit,
+// which the provider would enforce by refusing the patch anyway. When both
+// hold, the one that lasts longer is reported.
 func cooldownHold(v *volume, kind v1alpha1.GrowthKind, now time.Time) *hold {
-	if v.lastGrowth.IsZero() {
-		return nil
+	provider := providerLimitHold(v, kind, now)
+	if kind != v1alpha1.GrowthPlanned || v.rule == nil || v.lastGrowth.IsZero() {
+		return provider
 	}
-	wait := v.provider.minCooldown
-	policyWins := false
-	if kind == v1alpha1.GrowthPlanned && v.rule != nil && v.rule.Cooldown.Duration > wait {
-		wait = v.rule.Cooldown.Duration
-		policyWins = true
-	}
+	wait := v.rule.Cooldown.Duration
 	ends := v.lastGrowth.Add(wait)
-	if wait <= 0 || !now.Before(ends) {
+	if wait <= 0 || !now.Before(ends) || (provider != nil && !provider.until.Before(ends)) {
+		return provider
+	}
+	return &hold{gate: GateCooldown, reason: reasonCooldown(v, wait, ends, now), until: ends}
+}
+
+// providerLimitHold: the provider accepts at most modificationsPerDay
+// modifications of one volume in a rolling 24h. The next is possible when
+// enough of the recorded ones have left the 24h.
+func providerLimitHold(v *volume, kind v1alpha1.GrowthKind, now time.Time) *hold {
+	limit := v.provider.modificationsPerDay
+	if limit <= 0 {
 		return nil
 	}
-	return &hold{gate: GateCooldown, reason: reasonCooldown(v, kind, wait, policyWins, ends, now), until: ends}
+	var recent []time.Time
+	for _, at := range v.modifications {
+		if at.Add(providerModificationWindow).After(now) {
+			recent = append(recent, at)
+		}
+	}
+	if len(recent) < limit {
+		return nil
+	}
+	possibleAt := recent[len(recent)-limit].Add(providerModificationWindow)
+	return &hold{gate: GateCooldown, reason: reasonProviderLimit(v, kind, recent, possibleAt, now), until: possibleAt}
 }
+
+// providerModificationWindow is the rolling period of a provider's
+// per-volume modification limit.
+const providerModificationWindow = 24 * time.Hour
 
 // walSafetyHold applies the WAL health of the cluster to a growth of a
 // WAL-bearing volume: always to planned growth, to emergency growth only

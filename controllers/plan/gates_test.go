@@ -241,22 +241,53 @@ func TestGates(t *testing.T) {
 			pvc: "orders-1", wantTo: 67, wantKind: v1alpha1.GrowthEmergency, wantState: v1alpha1.VolumeGrowing,
 		},
 		{
-			name: "cooldown: emergency growth waits the aws-ebs 6h minimum",
+			name: "aws-ebs: emergency growth an hour after a planned one grows (no fixed 6h wait)",
 			build: func(t *testing.T) Snapshot {
 				return oneInstance(t, 99, 10).policy(func(spec *v1alpha1.StorageAutoscalePolicySpec) {
 					spec.Provider = v1alpha1.ProviderAWSEBS
-				}).pvc("orders-1", func(pvc *PVC) { pvc.LastGrowth = testNow.Add(-time.Hour) }).build()
+				}).pvc("orders-1", func(pvc *PVC) { pvc.LastGrowth = testNow.Add(-time.Hour) }).grown(time.Hour, "orders-1").build()
 			},
-			pvc: "orders-1", wantGate: GateCooldown, wantReason: "aws-ebs allows one resize per disk every 6h",
+			pvc: "orders-1", wantTo: 67, wantKind: v1alpha1.GrowthEmergency, wantState: v1alpha1.VolumeGrowing,
 		},
 		{
-			name: "cooldown: the aws-ebs minimum raises a shorter policy cooldown",
+			name: "aws-ebs: planned growth waits only the policy cooldown",
 			build: func(t *testing.T) Snapshot {
 				return oneInstance(t, 85, 10).policy(func(spec *v1alpha1.StorageAutoscalePolicySpec) {
 					spec.Provider = v1alpha1.ProviderAWSEBS
 				}).pvc("orders-1", func(pvc *PVC) { pvc.LastGrowth = testNow.Add(-5 * time.Hour) }).build()
 			},
-			pvc: "orders-1", wantGate: GateCooldown, wantReason: "next growth possible after 11:00 UTC",
+			pvc: "orders-1", wantTo: 60, wantKind: v1alpha1.GrowthPlanned,
+		},
+		{
+			name: "aws-ebs: a fifth modification in a rolling 24h waits, even an emergency",
+			build: func(t *testing.T) Snapshot {
+				return oneInstance(t, 99, 10).policy(func(spec *v1alpha1.StorageAutoscalePolicySpec) {
+					spec.Provider = v1alpha1.ProviderAWSEBS
+				}).grown(23*time.Hour, "orders-1", "orders-2").grown(20*time.Hour, "orders-1").
+					grown(6*time.Hour, "orders-1").grown(time.Hour, "orders-1").build()
+			},
+			pvc: "orders-1", wantGate: GateCooldown, wantState: v1alpha1.VolumeBlocked,
+			wantReason: "aws-ebs allows 4 modifications of a volume in a rolling 24h; orders-1 was modified at yesterday 11:00, yesterday 14:00, 04:00 and 09:00 UTC; next growth possible at 11:00 UTC; the volume is critical",
+		},
+		{
+			name: "aws-ebs: a modification 24h ago no longer counts",
+			build: func(t *testing.T) Snapshot {
+				return oneInstance(t, 99, 10).policy(func(spec *v1alpha1.StorageAutoscalePolicySpec) {
+					spec.Provider = v1alpha1.ProviderAWSEBS
+				}).grown(24*time.Hour, "orders-1").grown(20*time.Hour, "orders-1").
+					grown(6*time.Hour, "orders-1").grown(time.Hour, "orders-1").build()
+			},
+			pvc: "orders-1", wantTo: 67, wantKind: v1alpha1.GrowthEmergency,
+		},
+		{
+			name: "aws-ebs: other volumes' modifications do not count",
+			build: func(t *testing.T) Snapshot {
+				return oneInstance(t, 99, 10).policy(func(spec *v1alpha1.StorageAutoscalePolicySpec) {
+					spec.Provider = v1alpha1.ProviderAWSEBS
+				}).grown(23*time.Hour, "orders-2").grown(20*time.Hour, "orders-2").
+					grown(6*time.Hour, "orders-1-wal").grown(time.Hour, "orders-1-wal").build()
+			},
+			pvc: "orders-1", wantTo: 67, wantKind: v1alpha1.GrowthEmergency,
 		},
 		{
 			name: "WAL safety: failing archive holds planned WAL growth",
@@ -451,5 +482,25 @@ func TestGates(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, c.run)
+	}
+}
+
+// TestProviderLimitLiftsWhenTheOldestCountedModificationLeaves24h: the hold
+// says when it lifts, so the plan is requeued for then.
+func TestProviderLimitLiftsWhenTheOldestCountedModificationLeaves24h(t *testing.T) {
+	v := &volume{
+		pvc:      PVC{Name: "orders-1"},
+		provider: resolveProvider(v1alpha1.ProviderAWSEBS, nil),
+		modifications: []time.Time{
+			testNow.Add(-30 * time.Hour), testNow.Add(-23 * time.Hour), testNow.Add(-20 * time.Hour),
+			testNow.Add(-6 * time.Hour), testNow.Add(-time.Hour),
+		},
+	}
+	h := cooldownHold(v, v1alpha1.GrowthEmergency, testNow)
+	if h == nil || !h.until.Equal(testNow.Add(time.Hour)) {
+		t.Fatalf("hold %+v, want one lifting at %s", h, testNow.Add(time.Hour))
+	}
+	if h := cooldownHold(v, v1alpha1.GrowthEmergency, testNow.Add(time.Hour)); h != nil {
+		t.Fatalf("at %s still held: %s", testNow.Add(time.Hour), h.reason)
 	}
 }

@@ -103,6 +103,20 @@ func drawSnapshot(t *rapid.T) Snapshot {
 		}
 	}
 
+	// Growths in status.history, naming some PVCs: the per-volume
+	// modification limit counts them.
+	for range rapid.IntRange(0, 6).Draw(t, "historyRecords") {
+		named := rapid.SliceOfNDistinct(rapid.SampledFrom(snapshot.PVCs), 1, 3, func(pvc PVC) string { return pvc.Name }).Draw(t, "historyPVCs")
+		record := v1alpha1.GrowthRecord{
+			Time: metav1.NewTime(now.Add(-time.Duration(rapid.Int64Range(0, 30*3600).Draw(t, "historyAgeSeconds")) * time.Second)),
+			Role: named[0].Role, Kind: v1alpha1.GrowthPlanned, Outcome: v1alpha1.OutcomeSucceeded,
+		}
+		for _, pvc := range named {
+			record.PVCs = append(record.PVCs, pvc.Name)
+		}
+		snapshot.History = append(snapshot.History, record)
+	}
+
 	for range rapid.IntRange(0, 8).Draw(t, "recordedActions") {
 		action := v1alpha1.BudgetAction{
 			Time: metav1.NewTime(now.Add(-time.Duration(rapid.Int64Range(0, 30*3600).Draw(t, "actionAgeSeconds")) * time.Second)),

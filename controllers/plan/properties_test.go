@@ -244,7 +244,28 @@ func criticalWithOpenGates(snapshot Snapshot, pvc PVC) bool {
 	if class == nil || !class.AllowVolumeExpansion {
 		return false
 	}
-	if resolveProvider(spec.Provider, class).name == v1alpha1.ProviderAWSEBS && !pvc.LastGrowth.IsZero() && snapshot.Now.Sub(pvc.LastGrowth) < 6*time.Hour {
+	// aws-ebs: at most 4 modifications of a volume in a rolling 24h,
+	// counted from lastGrowth and status.history.
+	lastGrowth := pvc.LastGrowth
+	modified := map[int64]bool{}
+	if !pvc.LastGrowth.IsZero() {
+		modified[pvc.LastGrowth.Unix()] = true
+	}
+	for _, record := range snapshot.History {
+		if slices.Contains(record.PVCs, pvc.Name) {
+			modified[record.Time.Unix()] = true
+			if record.Time.After(lastGrowth) {
+				lastGrowth = record.Time.Time
+			}
+		}
+	}
+	inLast24h := 0
+	for at := range modified {
+		if snapshot.Now.Sub(time.Unix(at, 0)) < 24*time.Hour {
+			inLast24h++
+		}
+	}
+	if resolveProvider(spec.Provider, class).name == v1alpha1.ProviderAWSEBS && inLast24h >= 4 {
 		return false
 	}
 	if spec.WALSafety.BlockEmergencyGrowth {
@@ -260,7 +281,7 @@ func criticalWithOpenGates(snapshot Snapshot, pvc PVC) bool {
 		return false
 	}
 	age := snapshot.Now.Sub(observation.Status.ObservedAt.Time)
-	if age > spec.ObservationMaxAge.Duration || age < -spec.ObservationMaxAge.Duration || observation.Status.ObservedAt.Time.Before(pvc.LastGrowth) {
+	if age > spec.ObservationMaxAge.Duration || age < -spec.ObservationMaxAge.Duration || observation.Status.ObservedAt.Time.Before(lastGrowth) {
 		return false
 	}
 	for _, observed := range observation.Status.Volumes {

@@ -157,17 +157,31 @@ func reasonAtLimit(v *volume) string {
 		formatBytes(v.limitBytes), v.trigger.fired, v.rulePath, formatBytes(v.limitBytes))
 }
 
-func reasonCooldown(v *volume, kind v1alpha1.GrowthKind, wait time.Duration, policyWins bool, ends, now time.Time) string {
-	source := fmt.Sprintf("%s allows one resize per disk every %s", v.provider.name, formatDuration(wait))
-	if policyWins {
-		source = fmt.Sprintf("%s.cooldown %s", v.rulePath, formatDuration(wait))
-	}
-	reason := fmt.Sprintf("cooldown: last grown %s, next growth possible after %s (%s)",
-		formatClock(v.lastGrowth, now, time.UTC), formatClock(ends, now, time.UTC), source)
+func reasonCooldown(v *volume, wait time.Duration, ends, now time.Time) string {
+	return fmt.Sprintf("cooldown: last grown %s, next growth possible after %s (%s.cooldown %s)",
+		formatClock(v.lastGrowth, now, time.UTC), formatClock(ends, now, time.UTC), v.rulePath, formatDuration(wait))
+}
+
+func reasonProviderLimit(v *volume, kind v1alpha1.GrowthKind, recent []time.Time, possibleAt, now time.Time) string {
+	reason := fmt.Sprintf("%s allows %d modifications of a volume in a rolling 24h; %s was modified at %s; next growth possible at %s",
+		v.provider.name, v.provider.modificationsPerDay, v.pvc.Name, formatClocks(recent, now), formatClock(possibleAt, now, time.UTC))
 	if kind == v1alpha1.GrowthEmergency {
 		reason += "; the volume is critical: free space by hand if it cannot wait"
 	}
 	return reason
+}
+
+// formatClocks lists times in UTC, naming the zone once: "yesterday 11:00,
+// 04:00 and 09:00 UTC".
+func formatClocks(times []time.Time, now time.Time) string {
+	parts := make([]string, len(times))
+	for index, at := range times {
+		parts[index] = strings.TrimSuffix(formatClock(at, now, time.UTC), " UTC")
+	}
+	if len(parts) > 1 {
+		parts = append(parts[:len(parts)-2], parts[len(parts)-2]+" and "+parts[len(parts)-1])
+	}
+	return strings.Join(parts, ", ") + " UTC"
 }
 
 // WAL safety.

@@ -166,6 +166,14 @@ func TestTargetSize(t *testing.T) {
 		{name: "azure tier-billed disks round up to the tier boundary", requestGi: 100, filesystemGi: 100, usedPercent: 50, provider: azureTiered, wantBytes: gi(128)},
 		{name: "azure per-GiB disks round to whole GiB", requestGi: 100, filesystemGi: 100, usedPercent: 50, provider: azurePerGiB, wantBytes: gi(120)},
 		{
+			name: "azure's largest disk is 32,767 GiB: past the 16 TiB tier it rounds to that, not to 32 TiB", requestGi: 20000, filesystemGi: 20000, usedPercent: 50, provider: azureTiered, wantBytes: gi(32767),
+			rule: func(rule *v1alpha1.VolumePolicy) { rule.Limit = quantityPtr(giQuantity(40000)) },
+		},
+		{
+			name: "azure tier-billed disks never grow past the largest disk (PremiumV2 and Ultra go to 64 TiB)", requestGi: 30000, filesystemGi: 30000, usedPercent: 50, provider: azureTiered, wantBytes: gi(32767),
+			rule: func(rule *v1alpha1.VolumePolicy) { rule.Limit = quantityPtr(giQuantity(40000)) },
+		},
+		{
 			name: "azure tier rounding is clamped to the limit", requestGi: 100, filesystemGi: 100, usedPercent: 50, provider: azureTiered, wantBytes: gi(125),
 			rule: func(rule *v1alpha1.VolumePolicy) { rule.Limit = quantityPtr(giQuantity(125)) },
 		},
@@ -199,25 +207,25 @@ func TestTargetSize(t *testing.T) {
 
 func TestProviderProfile(t *testing.T) {
 	cases := []struct {
-		name         string
-		policy       v1alpha1.Provider
-		class        *StorageClass
-		wantName     v1alpha1.Provider
-		wantCooldown time.Duration
-		wantTiers    bool
+		name       string
+		policy     v1alpha1.Provider
+		class      *StorageClass
+		wantName   v1alpha1.Provider
+		wantPerDay int
+		wantTiers  bool
 	}{
 		{name: "auto follows the Azure Disk provisioner; managed-csi's default SKU is tier-billed", policy: v1alpha1.ProviderAuto, class: &StorageClass{Provisioner: "disk.csi.azure.com"}, wantName: v1alpha1.ProviderAzureDisk, wantTiers: true},
-		{name: "auto follows the EBS provisioner, whose minimum cooldown is 6h", policy: v1alpha1.ProviderAuto, class: &StorageClass{Provisioner: "ebs.csi.aws.com"}, wantName: v1alpha1.ProviderAWSEBS, wantCooldown: 6 * time.Hour},
+		{name: "auto follows the EBS provisioner, which allows 4 modifications of a volume a day", policy: v1alpha1.ProviderAuto, class: &StorageClass{Provisioner: "ebs.csi.aws.com"}, wantName: v1alpha1.ProviderAWSEBS, wantPerDay: 4},
 		{name: "auto follows the GCE PD provisioner", policy: v1alpha1.ProviderAuto, class: &StorageClass{Provisioner: "pd.csi.storage.gke.io"}, wantName: v1alpha1.ProviderGCPPD},
 		{name: "auto maps any other provisioner to generic", policy: v1alpha1.ProviderAuto, class: &StorageClass{Provisioner: "rook-ceph.rbd.csi.ceph.com"}, wantName: v1alpha1.ProviderGeneric},
-		{name: "an explicit provider wins over the provisioner", policy: v1alpha1.ProviderAWSEBS, class: &StorageClass{Provisioner: "disk.csi.azure.com"}, wantName: v1alpha1.ProviderAWSEBS, wantCooldown: 6 * time.Hour},
+		{name: "an explicit provider wins over the provisioner", policy: v1alpha1.ProviderAWSEBS, class: &StorageClass{Provisioner: "disk.csi.azure.com"}, wantName: v1alpha1.ProviderAWSEBS, wantPerDay: 4},
 		{name: "UltraSSD is billed per GiB", policy: v1alpha1.ProviderAzureDisk, class: &StorageClass{Parameters: map[string]string{"skuName": "UltraSSD_LRS"}}, wantName: v1alpha1.ProviderAzureDisk},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			got := resolveProvider(c.policy, c.class)
-			if got.name != c.wantName || got.minCooldown != c.wantCooldown || (len(got.sizeTiers) > 0) != c.wantTiers {
-				t.Fatalf("got %s cooldown %s tiers %v", got.name, got.minCooldown, got.sizeTiers != nil)
+			if got.name != c.wantName || got.modificationsPerDay != c.wantPerDay || (len(got.sizeTiers) > 0) != c.wantTiers {
+				t.Fatalf("got %s, %d modifications a day, tiers %v", got.name, got.modificationsPerDay, got.sizeTiers != nil)
 			}
 		})
 	}
