@@ -200,8 +200,9 @@ type VolumePolicy struct {
 	// +optional
 	Step Step `json:"step,omitempty"`
 
-	// Cooldown is the least time between two growths of one PVC. A provider's
-	// own minimum (aws-ebs: 6h) wins when it is longer.
+	// Cooldown is the least time between two planned growths of one PVC.
+	// Emergency growth does not wait for it. A provider's own limit binds
+	// both (aws-ebs: 4 modifications of a volume in a rolling 24h).
 	// +kubebuilder:default="5m"
 	// +kubebuilder:validation:XValidation:rule="duration(self) >= duration('0s')",message="cooldown cannot be negative"
 	// +optional
