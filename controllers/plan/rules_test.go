@@ -52,10 +52,10 @@ func TestTriggers(t *testing.T) {
 			},
 		},
 		{
-			name: "inodesUsedPercent fires planned growth", want: wantPlanned, wantFired: "inodesUsedPercent 95 >= 90",
+			name: "inodesUsedPercent fires planned growth", want: wantPlanned, wantFired: "inodesUsedPercent 92 >= 90",
 			figures: func() usage {
 				figures := filesystem(100, 10)
-				figures.inodesTotal, figures.inodesFree = 1000, 50
+				figures.inodesTotal, figures.inodesFree = 1000, 80
 				return figures
 			},
 		},
@@ -99,6 +99,27 @@ func TestTriggers(t *testing.T) {
 			name: "a full volume is critical whatever the policy says", want: wantEmergency, wantFired: "volume full",
 			figures: func() usage { return filesystem(100, 100) },
 			rule:    func(rule *v1alpha1.VolumePolicy) { rule.Critical.UsedPercent = 0; rule.Trigger.UsedPercent = 0 },
+		},
+		{
+			name: "critical inodesUsedPercent fires emergency growth", want: wantEmergency, wantFired: "critical inodesUsedPercent 96 >= 95",
+			figures: func() usage {
+				figures := filesystem(100, 10)
+				figures.inodesTotal, figures.inodesFree = 1000, 40
+				return figures
+			},
+		},
+		{
+			name: "no free inodes is critical whatever the policy says", want: wantEmergency, wantFired: "no free inodes",
+			figures: func() usage {
+				figures := filesystem(100, 10)
+				figures.inodesTotal, figures.inodesFree = 1000, 0
+				return figures
+			},
+			rule: func(rule *v1alpha1.VolumePolicy) { rule.Critical.UsedPercent = 0; rule.Trigger.InodesUsedPercent = 0 },
+		},
+		{
+			name: "a filesystem that reports no inodes is never inode-critical", want: wantNothing,
+			figures: func() usage { return filesystem(100, 10) },
 		},
 		{
 			name: "a threshold of 0 is off", want: wantNothing,
