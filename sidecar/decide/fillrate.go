@@ -14,15 +14,27 @@ const minFillRateSpan = 20 * time.Second
 // maxSamples bounds memory: FillRateWindow at the 2 s fast interval is 300.
 const maxSamples = 512
 
-// Sample is one measurement of a volume's used bytes.
+// Sample is one measurement of a volume's used bytes and its size.
 type Sample struct {
-	At        time.Time
-	UsedBytes int64
+	At            time.Time
+	UsedBytes     int64
+	CapacityBytes int64
 }
 
 // FillRate estimates how fast one volume fills from the sidecar's own
 // samples: the least-squares slope of used bytes over time within
-// FillRateWindow. It holds a fixed-size ring and allocates nothing per sample.
+// FillRateWindow, since the filesystem last changed size, and only when the
+// fill is sustained over both halves of that span. It holds a fixed-size
+// ring and allocates nothing per sample.
+//
+// The published rate drives forecast growth and the size of every growth,
+// so what it must not count: a growth of the filesystem (ext4's reserved
+// blocks grow with it and read as bytes written; a rate spanning the growth
+// would ask for the next growth, and that one for the next), and a single
+// burst (one large write, then nothing, is no rate to project over hours).
+// Deciding "sustained" here, where every sample is, keeps it in one place:
+// the planner sees one observation at a time and would need state of its
+// own to compare two windows.
 type FillRate struct {
 	ring  [maxSamples]Sample
 	first int // index of the oldest sample
@@ -30,11 +42,15 @@ type FillRate struct {
 }
 
 // Add records a sample and forgets those that left the window. A sample
-// older than the newest (a clock stepped back) restarts the series: mixing
-// the two would invent a trend.
+// older than the newest (a clock stepped back), or of a filesystem of
+// another size (it was grown), restarts the series: mixing the two would
+// invent a trend.
 func (f *FillRate) Add(s Sample) {
-	if f.count > 0 && s.At.Before(f.at(f.count-1).At) {
-		f.count = 0
+	if f.count > 0 {
+		last := f.at(f.count - 1)
+		if s.At.Before(last.At) || s.CapacityBytes != last.CapacityBytes {
+			f.count = 0
+		}
 	}
 	if f.count == maxSamples {
 		f.first = (f.first + 1) % maxSamples
@@ -50,28 +66,57 @@ func (f *FillRate) Add(s Sample) {
 
 func (f *FillRate) at(i int) Sample { return f.ring[(f.first+i)%maxSamples] }
 
-// BytesPerSecond is the fill rate (negative when the volume empties); ok is
-// false until the samples span minFillRateSpan.
+// BytesPerSecond is the fill rate; ok is false until the samples span
+// minFillRateSpan. A volume that empties or stays flat over the span reads
+// as its (negative or zero) slope. A filling one reads as the lower of the
+// slopes of the two halves of the span (they share the sample at the
+// middle), and as 0 when either half is not filling: only a fill sustained
+// over both is a rate.
 func (f *FillRate) BytesPerSecond() (rate float64, ok bool) {
-	if f.count < 2 {
+	if f.count < 3 {
 		return 0, false
 	}
-	origin := f.at(0)
-	if f.at(f.count-1).At.Sub(origin.At) < minFillRateSpan {
+	first, last := f.at(0), f.at(f.count-1)
+	span := last.At.Sub(first.At)
+	if span < minFillRateSpan {
 		return 0, false
 	}
+	overall, ok := f.slope(0, f.count)
+	if !ok {
+		return 0, false
+	}
+	if overall <= 0 {
+		return overall, true
+	}
+	middle := 1
+	for middle < f.count-2 && f.at(middle).At.Sub(first.At) < span/2 {
+		middle++
+	}
+	older, olderOK := f.slope(0, middle+1)
+	newer, newerOK := f.slope(middle, f.count)
+	if !olderOK || !newerOK || older <= 0 || newer <= 0 {
+		return 0, true
+	}
+	return min(older, newer), true
+}
+
+// slope is the least-squares slope of used bytes over time of the samples
+// from index from up to (not including) to; ok is false when they span no
+// time.
+func (f *FillRate) slope(from, to int) (float64, bool) {
+	origin := f.at(from)
 	// Offsets from the first sample keep the sums small enough for float64
 	// to stay exact at byte resolution.
 	var sumT, sumU float64
-	for i := range f.count {
+	for i := from; i < to; i++ {
 		s := f.at(i)
 		sumT += s.At.Sub(origin.At).Seconds()
 		sumU += float64(s.UsedBytes - origin.UsedBytes)
 	}
-	n := float64(f.count)
+	n := float64(to - from)
 	meanT, meanU := sumT/n, sumU/n
 	var covariance, variance float64
-	for i := range f.count {
+	for i := from; i < to; i++ {
 		s := f.at(i)
 		dt := s.At.Sub(origin.At).Seconds() - meanT
 		covariance += dt * (float64(s.UsedBytes-origin.UsedBytes) - meanU)
