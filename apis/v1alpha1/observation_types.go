@@ -74,9 +74,9 @@ type ObservedVolume struct {
 	// +optional
 	InodesFree int64 `json:"inodesFree,omitempty"`
 	// FillRateBytesPerSecond from the sidecar's own samples of the last 10
-	// minutes since the filesystem last changed size; negative when the
-	// volume is emptying, 0 while a fill is not sustained over both halves
-	// of that span (a single burst is no rate).
+	// minutes, what a growth changes at once (reserved blocks) left out;
+	// negative when the volume is emptying, 0 while a fill is not sustained
+	// over both halves of that span (a single burst is no rate).
 	// +optional
 	FillRateBytesPerSecond int64 `json:"fillRateBytesPerSecond,omitempty"`
 }

@@ -23,8 +23,8 @@ type Sample struct {
 
 // FillRate estimates how fast one volume fills from the sidecar's own
 // samples: the least-squares slope of used bytes over time within
-// FillRateWindow, since the filesystem last changed size, and only when the
-// fill is sustained over both halves of that span. It holds a fixed-size
+// FillRateWindow, a new baseline at every change of the filesystem's size,
+// and only when the fill is sustained over both halves of the window. It holds a fixed-size
 // ring and allocates nothing per sample.
 //
 // The published rate drives forecast growth and the size of every growth,
@@ -42,15 +42,11 @@ type FillRate struct {
 }
 
 // Add records a sample and forgets those that left the window. A sample
-// older than the newest (a clock stepped back), or of a filesystem of
-// another size (it was grown), restarts the series: mixing the two would
-// invent a trend.
+// older than the newest (a clock stepped back) restarts the series: mixing
+// the two would invent a trend.
 func (f *FillRate) Add(s Sample) {
-	if f.count > 0 {
-		last := f.at(f.count - 1)
-		if s.At.Before(last.At) || s.CapacityBytes != last.CapacityBytes {
-			f.count = 0
-		}
+	if f.count > 0 && s.At.Before(f.at(f.count-1).At) {
+		f.count = 0
 	}
 	if f.count == maxSamples {
 		f.first = (f.first + 1) % maxSamples
@@ -67,20 +63,24 @@ func (f *FillRate) Add(s Sample) {
 func (f *FillRate) at(i int) Sample { return f.ring[(f.first+i)%maxSamples] }
 
 // BytesPerSecond is the fill rate; ok is false until the samples span
+// minFillRateSpan at constant sizes. Each run of samples at one filesystem
+// size starts a new baseline: the rate is the slope common to the runs,
+// each with its own intercept, so what a growth changes at once (ext4's
+// reserved blocks and inode tables grow with the filesystem) is never read
+// as bytes written, while the writes before and after it still count. A
+// plain restart at each growth would lose the rate exactly when it matters:
+// at 100 MiB/s a growth by step.min (1 GiB) lasts 10 s, less than
 // minFillRateSpan. A volume that empties or stays flat over the span reads
 // as its (negative or zero) slope. A filling one reads as the lower of the
 // slopes of the two halves of the span (they share the sample at the
 // middle), and as 0 when either half is not filling: only a fill sustained
 // over both is a rate.
 func (f *FillRate) BytesPerSecond() (rate float64, ok bool) {
-	if f.count < 3 {
+	if f.count < 3 || f.runsSpan(0, f.count) < minFillRateSpan {
 		return 0, false
 	}
 	first, last := f.at(0), f.at(f.count-1)
 	span := last.At.Sub(first.At)
-	if span < minFillRateSpan {
-		return 0, false
-	}
 	overall, ok := f.slope(0, f.count)
 	if !ok {
 		return 0, false
@@ -100,27 +100,53 @@ func (f *FillRate) BytesPerSecond() (rate float64, ok bool) {
 	return min(older, newer), true
 }
 
-// slope is the least-squares slope of used bytes over time of the samples
-// from index from up to (not including) to; ok is false when they span no
-// time.
-func (f *FillRate) slope(from, to int) (float64, bool) {
-	origin := f.at(from)
-	// Offsets from the first sample keep the sums small enough for float64
-	// to stay exact at byte resolution.
-	var sumT, sumU float64
-	for i := from; i < to; i++ {
-		s := f.at(i)
-		sumT += s.At.Sub(origin.At).Seconds()
-		sumU += float64(s.UsedBytes - origin.UsedBytes)
+// runEnd is the index after the run of samples at the size of sample
+// from, within [from, to).
+func (f *FillRate) runEnd(from, to int) int {
+	end := from + 1
+	for end < to && f.at(end).CapacityBytes == f.at(from).CapacityBytes {
+		end++
 	}
-	n := float64(to - from)
-	meanT, meanU := sumT/n, sumU/n
+	return end
+}
+
+// runsSpan is the time the runs of samples in [from, to) cover, the gaps at
+// each change of size left out.
+func (f *FillRate) runsSpan(from, to int) time.Duration {
+	var span time.Duration
+	for start := from; start < to; {
+		end := f.runEnd(start, to)
+		span += f.at(end - 1).At.Sub(f.at(start).At)
+		start = end
+	}
+	return span
+}
+
+// slope is the least-squares slope of used bytes over time of the samples
+// in [from, to), common to their runs at one size, each run with its own
+// intercept; ok is false when no run spans any time.
+func (f *FillRate) slope(from, to int) (float64, bool) {
 	var covariance, variance float64
-	for i := from; i < to; i++ {
-		s := f.at(i)
-		dt := s.At.Sub(origin.At).Seconds() - meanT
-		covariance += dt * (float64(s.UsedBytes-origin.UsedBytes) - meanU)
-		variance += dt * dt
+	for start := from; start < to; {
+		end := f.runEnd(start, to)
+		origin := f.at(start)
+		// Offsets from the run's first sample keep the sums small enough
+		// for float64 to stay exact at byte resolution.
+		var sumT, sumU float64
+		for i := start; i < end; i++ {
+			s := f.at(i)
+			sumT += s.At.Sub(origin.At).Seconds()
+			sumU += float64(s.UsedBytes - origin.UsedBytes)
+		}
+		n := float64(end - start)
+		meanT, meanU := sumT/n, sumU/n
+		for i := start; i < end; i++ {
+			s := f.at(i)
+			dt := s.At.Sub(origin.At).Seconds() - meanT
+			covariance += dt * (float64(s.UsedBytes-origin.UsedBytes) - meanU)
+			variance += dt * dt
+		}
+		start = end
 	}
 	if variance == 0 {
 		return 0, false

@@ -59,15 +59,32 @@ func TestFillRate(t *testing.T) {
 		{name: "more samples than the ring holds keep the slope", steps: linear(time.Second, 600, 777), want: 777, wantOK: true},
 		{
 			// ext4 grown from 1 to 2 GiB: its reserved blocks (5 %) grow
-			// with it and read as 51 MiB more used; only samples at the new
-			// size count, and they are flat.
-			name:  "a capacity change restarts the series",
-			steps: then(then(nil, 0, 10*time.Second, 30, 1<<29, 1<<20, 1<<30), 5*time.Minute, 10*time.Second, 4, 1<<29+300<<20+51<<20, 0, 2<<30),
+			// with it and read as 51 MiB more used, in no time at all.
+			name:  "the jump of a capacity change is no fill",
+			steps: then(then(nil, 0, 10*time.Second, 30, 1<<29, 0, 1<<30), 5*time.Minute, 10*time.Second, 30, 1<<29+51<<20, 0, 2<<30),
 			want:  0, wantOK: true,
 		},
 		{
-			name:  "a capacity change leaves too short a series for a rate",
-			steps: then(then(nil, 0, 10*time.Second, 30, 1<<29, 1<<20, 1<<30), 5*time.Minute, 10*time.Second, 2, 1<<29+300<<20+51<<20, 0, 2<<30),
+			name:  "a fill goes on across a capacity change",
+			steps: then(then(nil, 0, 10*time.Second, 30, 1<<29, 1<<20, 1<<30), 5*time.Minute, 10*time.Second, 30, 1<<29+300<<20+51<<20, 1<<20, 2<<30),
+			want:  1 << 20, wantOK: true,
+		},
+		{
+			// At 100 MiB/s every growth of a small volume lasts seconds: the
+			// rate is still known, from the runs between the growths.
+			name: "growths faster than the minimum span keep the rate",
+			steps: func() []step {
+				var steps []step
+				for growth := range int64(5) {
+					steps = then(steps, time.Duration(growth)*10*time.Second, 2*time.Second, 4, growth*(1<<30), 100<<20, (growth+1)<<30)
+				}
+				return steps
+			}(),
+			want: 100 << 20, wantOK: true,
+		},
+		{
+			name:  "too short runs at each size give no rate",
+			steps: then(then(nil, 0, 2*time.Second, 5, 1<<29, 1<<20, 1<<30), 10*time.Second, 2*time.Second, 5, 1<<29+10<<20, 1<<20, 2<<30),
 		},
 		{
 			// 4 min flat, a 500 MiB burst between two samples, 6 min flat:
