@@ -74,7 +74,7 @@ func (f *FillRate) at(i int) Sample { return f.ring[(f.first+i)%maxSamples] }
 // as its (negative or zero) slope. A filling one reads as the lower of the
 // slopes of the two halves of the span (they share the sample at the
 // middle), and as 0 when either half is not filling: only a fill sustained
-// over both is a rate.
+// over both, and still going on at today's size, is a rate.
 func (f *FillRate) BytesPerSecond() (rate float64, ok bool) {
 	if f.count < 3 || f.runsSpan(0, f.count) < minFillRateSpan {
 		return 0, false
@@ -95,6 +95,16 @@ func (f *FillRate) BytesPerSecond() (rate float64, ok bool) {
 	older, olderOK := f.slope(0, middle+1)
 	newer, newerOK := f.slope(middle, f.count)
 	if !olderOK || !newerOK || older <= 0 || newer <= 0 {
+		return 0, true
+	}
+	// A burst that straddles the middle fills both halves; after a growth
+	// its samples would ask for the next one. The run at today's size must
+	// be filling too, judged on two samples at least.
+	lastRun := f.count - 1
+	for lastRun > 0 && f.at(lastRun-1).CapacityBytes == last.CapacityBytes {
+		lastRun--
+	}
+	if current, currentOK := f.slope(lastRun, f.count); !currentOK || current <= 0 {
 		return 0, true
 	}
 	return min(older, newer), true

@@ -83,6 +83,13 @@ func TestFillRate(t *testing.T) {
 			want: 100 << 20, wantOK: true,
 		},
 		{
+			// A burst across the middle of the window fills both halves;
+			// once the volume grew, nothing more is written.
+			name:  "a burst across the middle is no rate once the volume grew and stays flat",
+			steps: then(then(then(nil, 0, 10*time.Second, 30, 1<<30, 0, 4<<30), 5*time.Minute, 10*time.Second, 3, 1<<30, 10<<20, 4<<30), 5*time.Minute+30*time.Second, 10*time.Second, 3, 1<<30+300<<20, 0, 8<<30),
+			want:  0, wantOK: true,
+		},
+		{
 			name:  "too short runs at each size give no rate",
 			steps: then(then(nil, 0, 2*time.Second, 5, 1<<29, 1<<20, 1<<30), 10*time.Second, 2*time.Second, 5, 1<<29+10<<20, 1<<20, 2<<30),
 		},
