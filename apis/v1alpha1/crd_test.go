@@ -123,6 +123,21 @@ func TestInvalidPoliciesAreRejectedWithAClearMessage(t *testing.T) {
 			message: "critical.usedPercent must be a whole percentage between 1 and 99",
 		},
 		{
+			name:    "critical inodes equal to the trigger's",
+			yaml:    strings.Replace(validPolicy, "{limit: 10Gi}", "{limit: 10Gi, trigger: {inodesUsedPercent: 95}, critical: {inodesUsedPercent: 95}}", 1),
+			message: "critical.inodesUsedPercent must be greater than trigger.inodesUsedPercent",
+		},
+		{
+			name:    "trigger inodes above the default critical",
+			yaml:    strings.Replace(validPolicy, "{limit: 10Gi}", "{limit: 10Gi, trigger: {inodesUsedPercent: 97}}", 1),
+			message: "critical.inodesUsedPercent must be greater than trigger.inodesUsedPercent",
+		},
+		{
+			name:    "critical inodes of 100",
+			yaml:    strings.Replace(validPolicy, "{limit: 10Gi}", "{limit: 10Gi, critical: {inodesUsedPercent: 100}}", 1),
+			message: "critical.inodesUsedPercent must be a whole percentage between 1 and 99",
+		},
+		{
 			name:    "missing data limit",
 			yaml:    strings.Replace(validPolicy, "{limit: 10Gi}", "{trigger: {usedPercent: 80}}", 1),
 			message: "spec.volumes.data.limit is required",

@@ -14,6 +14,7 @@ const (
 	DefaultTriggerUsedPercent    = 80
 	DefaultTriggerInodesPercent  = 90
 	DefaultCriticalUsedPercent   = 95
+	DefaultCriticalInodesPercent = 95
 	DefaultTargetFreePercent     = 25
 	DefaultStepPercent           = 20
 	DefaultStepMinBytes          = 1 << 30
@@ -93,6 +94,9 @@ func (v *VolumePolicy) Default() {
 	}
 	if v.Critical.UsedPercent == 0 {
 		v.Critical.UsedPercent = DefaultCriticalUsedPercent
+	}
+	if v.Critical.InodesUsedPercent == 0 {
+		v.Critical.InodesUsedPercent = DefaultCriticalInodesPercent
 	}
 	if v.TargetFreePercent == 0 {
 		v.TargetFreePercent = DefaultTargetFreePercent

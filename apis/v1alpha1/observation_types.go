@@ -73,8 +73,10 @@ type ObservedVolume struct {
 	InodesTotal int64 `json:"inodesTotal,omitempty"`
 	// +optional
 	InodesFree int64 `json:"inodesFree,omitempty"`
-	// FillRateBytesPerSecond from the sidecar's own samples; negative when the
-	// volume is emptying.
+	// FillRateBytesPerSecond from the sidecar's own samples of the last 10
+	// minutes, what a growth changes at once (reserved blocks) left out;
+	// negative when the volume is emptying, 0 while a fill is not sustained
+	// over both halves of that span (a single burst is no rate).
 	// +optional
 	FillRateBytesPerSecond int64 `json:"fillRateBytesPerSecond,omitempty"`
 }

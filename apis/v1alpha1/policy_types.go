@@ -164,6 +164,7 @@ type TablespacesSpec struct {
 
 // VolumePolicy is the growth rule for the volumes of one role.
 // +kubebuilder:validation:XValidation:rule="!has(self.critical.usedPercent) || !has(self.trigger.usedPercent) || self.critical.usedPercent > self.trigger.usedPercent",message="critical.usedPercent must be greater than trigger.usedPercent: emergency growth is for a volume fuller than the planned trigger"
+// +kubebuilder:validation:XValidation:rule="!has(self.critical.inodesUsedPercent) || !has(self.trigger.inodesUsedPercent) || self.critical.inodesUsedPercent > self.trigger.inodesUsedPercent",message="critical.inodesUsedPercent must be greater than trigger.inodesUsedPercent: emergency growth is for a volume whose inodes are scarcer than at the planned trigger"
 // +kubebuilder:validation:XValidation:rule="!has(self.limit) || quantity(string(self.limit)).isGreaterThan(quantity('0'))",message="limit must be a positive size, e.g. 500Gi"
 type VolumePolicy struct {
 	// Enabled turns growth of this role on or off.
@@ -248,6 +249,14 @@ type CriticalThreshold struct {
 	// +kubebuilder:default="0"
 	// +optional
 	MinFree resource.Quantity `json:"minFree,omitzero"`
+
+	// InodesUsedPercent: emergency growth when this share of inodes is used.
+	// A filesystem with no free inode is always critical: PostgreSQL cannot
+	// create a file, however many bytes are free.
+	// +kubebuilder:default=95
+	// +kubebuilder:validation:XValidation:rule="self > 0 && self < 100",message="critical.inodesUsedPercent must be a whole percentage between 1 and 99"
+	// +optional
+	InodesUsedPercent int32 `json:"inodesUsedPercent,omitempty"`
 }
 
 // Step bounds one growth. That max is 0 or at least min is checked by the

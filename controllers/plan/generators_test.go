@@ -201,15 +201,17 @@ func drawPolicy(t *rapid.T) v1alpha1.StorageAutoscalePolicySpec {
 
 func drawVolumePolicy(t *rapid.T, label string) v1alpha1.VolumePolicy {
 	triggerPercent := int32(rapid.IntRange(50, 97).Draw(t, label+"TriggerPercent"))
+	triggerInodesPercent := int32(rapid.IntRange(50, 98).Draw(t, label+"InodesPercent"))
 	rule := v1alpha1.VolumePolicy{
 		Enabled: new(rapid.IntRange(0, 9).Draw(t, label+"Enabled") > 0),
 		Limit:   quantityPtr(quantityOf(gi(rapid.Int64Range(1, 600).Draw(t, label+"LimitGi")))),
 		Trigger: v1alpha1.Trigger{
 			UsedPercent:       triggerPercent,
-			InodesUsedPercent: int32(rapid.IntRange(50, 99).Draw(t, label+"InodesPercent")),
+			InodesUsedPercent: triggerInodesPercent,
 		},
 		Critical: v1alpha1.CriticalThreshold{
-			UsedPercent: int32(rapid.IntRange(int(triggerPercent)+1, 99).Draw(t, label+"CriticalPercent")),
+			UsedPercent:       int32(rapid.IntRange(int(triggerPercent)+1, 99).Draw(t, label+"CriticalPercent")),
+			InodesUsedPercent: int32(rapid.IntRange(int(triggerInodesPercent)+1, 99).Draw(t, label+"CriticalInodesPercent")),
 		},
 		TargetFreePercent: int32(rapid.IntRange(1, 60).Draw(t, label+"TargetFree")),
 		Step: v1alpha1.Step{

@@ -292,8 +292,13 @@ func criticalWithOpenGates(snapshot Snapshot, pvc PVC) bool {
 			return false
 		}
 		usedPercent := float64(observed.CapacityBytes-observed.AvailableBytes) * 100 / float64(observed.CapacityBytes)
+		inodesCritical := false
+		if observed.InodesTotal > 0 {
+			inodesUsedPercent := float64(observed.InodesTotal-observed.InodesFree) * 100 / float64(observed.InodesTotal)
+			inodesCritical = observed.InodesFree <= 0 || inodesUsedPercent >= float64(rule.Critical.InodesUsedPercent)
+		}
 		return observed.AvailableBytes <= 0 || usedPercent >= float64(rule.Critical.UsedPercent) ||
-			(rule.Critical.MinFree.Value() > 0 && observed.AvailableBytes < rule.Critical.MinFree.Value())
+			(rule.Critical.MinFree.Value() > 0 && observed.AvailableBytes < rule.Critical.MinFree.Value()) || inodesCritical
 	}
 	return false
 }

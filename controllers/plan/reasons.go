@@ -18,6 +18,10 @@ import (
 
 func reasonVolumeFull() string { return "volume full (0 bytes available)" }
 
+func reasonInodesFull(inodesTotal int64) string {
+	return fmt.Sprintf("no free inodes (all %d used): PostgreSQL cannot create a file", inodesTotal)
+}
+
 func reasonThreshold(name string, value float64, threshold int32) string {
 	return fmt.Sprintf("%s %s >= %d", name, formatPercent(value), threshold)
 }

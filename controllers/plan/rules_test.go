@@ -52,10 +52,10 @@ func TestTriggers(t *testing.T) {
 			},
 		},
 		{
-			name: "inodesUsedPercent fires planned growth", want: wantPlanned, wantFired: "inodesUsedPercent 95 >= 90",
+			name: "inodesUsedPercent fires planned growth", want: wantPlanned, wantFired: "inodesUsedPercent 92 >= 90",
 			figures: func() usage {
 				figures := filesystem(100, 10)
-				figures.inodesTotal, figures.inodesFree = 1000, 50
+				figures.inodesTotal, figures.inodesFree = 1000, 80
 				return figures
 			},
 		},
@@ -99,6 +99,27 @@ func TestTriggers(t *testing.T) {
 			name: "a full volume is critical whatever the policy says", want: wantEmergency, wantFired: "volume full",
 			figures: func() usage { return filesystem(100, 100) },
 			rule:    func(rule *v1alpha1.VolumePolicy) { rule.Critical.UsedPercent = 0; rule.Trigger.UsedPercent = 0 },
+		},
+		{
+			name: "critical inodesUsedPercent fires emergency growth", want: wantEmergency, wantFired: "critical inodesUsedPercent 96 >= 95",
+			figures: func() usage {
+				figures := filesystem(100, 10)
+				figures.inodesTotal, figures.inodesFree = 1000, 40
+				return figures
+			},
+		},
+		{
+			name: "no free inodes is critical whatever the policy says", want: wantEmergency, wantFired: "no free inodes",
+			figures: func() usage {
+				figures := filesystem(100, 10)
+				figures.inodesTotal, figures.inodesFree = 1000, 0
+				return figures
+			},
+			rule: func(rule *v1alpha1.VolumePolicy) { rule.Critical.UsedPercent = 0; rule.Trigger.InodesUsedPercent = 0 },
+		},
+		{
+			name: "a filesystem that reports no inodes is never inode-critical", want: wantNothing,
+			figures: func() usage { return filesystem(100, 10) },
 		},
 		{
 			name: "a threshold of 0 is off", want: wantNothing,
@@ -161,6 +182,50 @@ func TestTargetSize(t *testing.T) {
 			name: "forecast cover keeps the volume under the trigger for the horizon", requestGi: 100, filesystemGi: 100, usedPercent: 80, fillPerSecond: mebibyte, provider: generic,
 			rule:      func(rule *v1alpha1.VolumePolicy) { rule.Forecast.Horizon = metav1.Duration{Duration: 10 * time.Hour} },
 			wantBytes: gi(144), // 80 Gi + 35.2 Gi at the horizon must stay under 80 %: 143.9 Gi
+		},
+		{
+			name: "forecast cover is at most a doubling of the volume", requestGi: 10, filesystemGi: 10, usedPercent: 50, fillPerSecond: mebibyte, provider: generic,
+			rule:      func(rule *v1alpha1.VolumePolicy) { rule.Forecast.Horizon = metav1.Duration{Duration: 6 * time.Hour} },
+			wantBytes: gi(20), // the horizon asks for 5 Gi + 21.1 Gi under 80 %: 32.6 Gi, bounded at twice 10 Gi
+		},
+		// Rate sizing, defaults (cooldown 5m, reaction allowance 30s): the
+		// growth holds what the measured rate writes in 330s under the trigger.
+		{name: "at 1 MiB/s from 1 GiB the step is enough", requestGi: 1, filesystemGi: 1, usedPercent: 80, fillPerSecond: mebibyte, provider: generic, wantBytes: gi(2)},
+		{
+			name: "at 10 MiB/s from 1 GiB the growth holds 330s of writes under the trigger", requestGi: 1, filesystemGi: 1, usedPercent: 80, fillPerSecond: 10 * mebibyte, provider: generic,
+			wantBytes: gi(6), // (819 MiB + 3300 MiB) / 0.8 = 5.03 Gi
+		},
+		{
+			name: "at 50 MiB/s from 1 GiB the growth holds 330s of writes under the trigger", requestGi: 1, filesystemGi: 1, usedPercent: 80, fillPerSecond: 50 * mebibyte, provider: generic,
+			wantBytes: gi(22), // (819 MiB + 16500 MiB) / 0.8 = 21.14 Gi
+		},
+		{
+			name: "at 100 MiB/s from 1 GiB the growth holds 330s of writes under the trigger", requestGi: 1, filesystemGi: 1, usedPercent: 80, fillPerSecond: 100 * mebibyte, provider: generic,
+			wantBytes: gi(42), // (819 MiB + 33000 MiB) / 0.8 = 41.28 Gi
+		},
+		{
+			name: "the provider's minimum cooldown is the time to hold out", requestGi: 1, filesystemGi: 1, usedPercent: 80, fillPerSecond: mebibyte,
+			provider:  providerProfile{name: v1alpha1.ProviderAWSEBS, minCooldown: awsEBSMinCooldown},
+			wantBytes: gi(28), // (819 MiB + 1 MiB/s × 6h30s) / 0.8 = 27.4 Gi
+		},
+		{
+			name: "a longer policy cooldown is the time to hold out", requestGi: 1, filesystemGi: 1, usedPercent: 80, fillPerSecond: mebibyte, provider: generic,
+			rule:      func(rule *v1alpha1.VolumePolicy) { rule.Cooldown = metav1.Duration{Duration: time.Hour} },
+			wantBytes: gi(6), // (819 MiB + 3630 MiB) / 0.8 = 5.43 Gi
+		},
+		{
+			name: "step max bounds the rate cover", requestGi: 1, filesystemGi: 1, usedPercent: 80, fillPerSecond: 50 * mebibyte, provider: generic,
+			rule:      func(rule *v1alpha1.VolumePolicy) { rule.Step.Max = giQuantity(5) },
+			wantBytes: gi(6),
+		},
+		{
+			name: "the limit bounds the rate cover", requestGi: 1, filesystemGi: 1, usedPercent: 80, fillPerSecond: 100 * mebibyte, provider: generic,
+			rule:      func(rule *v1alpha1.VolumePolicy) { rule.Limit = quantityPtr(giQuantity(10)) },
+			wantBytes: gi(10),
+		},
+		{
+			name: "an emptying volume gets no rate cover", requestGi: 1, filesystemGi: 1, usedPercent: 80, fillPerSecond: -100 * mebibyte, provider: generic,
+			wantBytes: gi(2),
 		},
 		{name: "sizes round up to whole GiB", requestGi: 10, filesystemGi: 10, usedPercent: 91, provider: generic, wantBytes: gi(13)},
 		{name: "azure tier-billed disks round up to the tier boundary", requestGi: 100, filesystemGi: 100, usedPercent: 50, provider: azureTiered, wantBytes: gi(128)},

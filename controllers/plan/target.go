@@ -2,6 +2,7 @@ package plan
 
 import (
 	"math"
+	"time"
 
 	v1alpha1 "github.com/pgstorage/cnpg-storage-autoscaler/apis/v1alpha1"
 )
@@ -35,13 +36,27 @@ func (s sizing) overheadRatio() float64 {
 	return min(max(float64(s.figures.capacityBytes)/float64(pvcBytes), minFilesystemRatio), 1)
 }
 
+// growthReactionAllowance is how long a volume keeps filling between
+// crossing the trigger and its filesystem being grown: the sidecar's fast
+// probe interval (2 s) to see it, the observation write and the reconcile,
+// then the resize by the CSI driver and kubelet. Measured on the sandbox at
+// 1.4–4.4 s (FACTS.md); a cloud disk's online resize takes longer, so the
+// allowance is generous. The rate cover sizes for it on top of the cooldown.
+const growthReactionAllowance = 30 * time.Second
+
+// maxForecastGrowthFactor bounds the forecast cover at a doubling of the
+// volume per action: a rate measured over minutes, projected over hours,
+// must not buy a volume many times its size in one step.
+const maxForecastGrowthFactor = 2
+
 // targetRequest is the request a triggered volume grows to (DESIGN §8):
 // the largest of capacity + step, the size leaving targetFreePercent free,
-// and with forecast on the size that stays under the trigger for the
-// horizon; rounded up for the provider; clamped to the limit; never below
-// the current request.
+// with forecast on the size that stays under the trigger for the horizon,
+// and the size that stays under the trigger at the measured fill rate until
+// the next growth may happen; rounded up for the provider; clamped to the
+// limit; never below the current request.
 func targetRequest(s sizing, rule *v1alpha1.VolumePolicy) int64 {
-	target := max(stepTarget(s, rule.Step), freeTarget(s, rule.TargetFreePercent), forecastTarget(s, rule))
+	target := max(stepTarget(s, rule.Step), freeTarget(s, rule.TargetFreePercent), forecastTarget(s, rule), rateTarget(s, rule))
 	target = s.provider.roundSize(target)
 	target = min(target, s.limitBytes)
 	return max(target, s.requestBytes)
@@ -69,23 +84,59 @@ func freeTarget(s sizing, targetFreePercent int32) int64 {
 }
 
 // forecastTarget is the smallest request whose filesystem, filling at
-// today's rate, is still below the trigger (usedPercent and minFree) at
-// the end of the horizon. 0 when forecast is off or the volume is not
-// filling.
+// today's rate, is still below the trigger at the end of the horizon, but
+// at most a doubling of the volume: the horizon's projected need, never
+// more. 0 when forecast is off or the volume is not filling.
 func forecastTarget(s sizing, rule *v1alpha1.VolumePolicy) int64 {
 	horizon := rule.Forecast.Horizon.Duration
 	if horizon <= 0 || s.figures.fillRateBytesPerSecond <= 0 {
 		return 0
 	}
-	usedAtHorizon := float64(s.figures.usedBytes) + float64(s.figures.fillRateBytesPerSecond)*horizon.Seconds()
-	filesystemBytes := usedAtHorizon
-	if percent := rule.Trigger.UsedPercent; percent > 0 && percent < 100 {
-		// Strictly under the trigger: one byte more than the size at which
-		// usedAtHorizon is exactly usedPercent.
-		filesystemBytes = math.Floor(usedAtHorizon*100/float64(percent)) + 1
+	base := max(s.requestBytes, s.capacityBytes)
+	return min(s.underTriggerAfter(horizon, rule.Trigger), saturatingMultiply(base, maxForecastGrowthFactor))
+}
+
+// rateTarget is the smallest request whose filesystem, filling at the
+// measured rate, is still below the trigger when the next growth may
+// happen: after the cooldown (raised to the provider's minimum) and the
+// reaction allowance. Under the trigger rather than under the critical
+// threshold: the next growth is then a planned one decided once the
+// cooldown is over, and the trigger's margin absorbs its own reaction time,
+// instead of an emergency spending the reserve. Bounded by step.max (0 =
+// unbounded); the limit bounds it with every other target. 0 when the
+// volume is not filling.
+func rateTarget(s sizing, rule *v1alpha1.VolumePolicy) int64 {
+	if s.figures.fillRateBytesPerSecond <= 0 {
+		return 0
 	}
-	if minFree := bytesOf(rule.Trigger.MinFree); minFree > 0 {
-		filesystemBytes = max(filesystemBytes, usedAtHorizon+float64(minFree))
+	untilNextGrowth := effectiveCooldown(rule, s.provider) + growthReactionAllowance
+	target := s.underTriggerAfter(untilNextGrowth, rule.Trigger)
+	if maxStep := bytesOf(rule.Step.Max); maxStep > 0 {
+		base := max(s.requestBytes, s.capacityBytes)
+		target = min(target, addBytes(base, max(maxStep, bytesOf(rule.Step.Min))))
+	}
+	return target
+}
+
+// effectiveCooldown is the least time between two planned growths of a
+// PVC: the policy's cooldown raised to the provider's minimum.
+func effectiveCooldown(rule *v1alpha1.VolumePolicy, provider providerProfile) time.Duration {
+	return max(rule.Cooldown.Duration, provider.minCooldown, 0)
+}
+
+// underTriggerAfter is the smallest request whose filesystem, filling at
+// the measured rate for the given time, is still below the trigger
+// (usedPercent and minFree).
+func (s sizing) underTriggerAfter(filling time.Duration, trigger v1alpha1.Trigger) int64 {
+	usedThen := float64(s.figures.usedBytes) + float64(s.figures.fillRateBytesPerSecond)*filling.Seconds()
+	filesystemBytes := usedThen
+	if percent := trigger.UsedPercent; percent > 0 && percent < 100 {
+		// Strictly under the trigger: one byte more than the size at which
+		// usedThen is exactly usedPercent.
+		filesystemBytes = math.Floor(usedThen*100/float64(percent)) + 1
+	}
+	if minFree := bytesOf(trigger.MinFree); minFree > 0 {
+		filesystemBytes = max(filesystemBytes, usedThen+float64(minFree))
 	}
 	return s.requestFor(filesystemBytes)
 }

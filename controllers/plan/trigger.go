@@ -40,6 +40,11 @@ func usageOf(observed *v1alpha1.ObservedVolume) usage {
 // full: nothing more can be written. Always critical, whatever the policy says.
 func (u usage) full() bool { return u.availableBytes == 0 }
 
+// inodesFull: no file can be created, however many bytes are free; as
+// critical as full. A filesystem that reports no inodes at all (inodesTotal
+// 0: it allocates them on demand, or did not say) is never inode-full.
+func (u usage) inodesFull() bool { return u.inodesTotal > 0 && u.inodesFree == 0 }
+
 func (u usage) inodesUsedPercent() float64 {
 	if u.inodesTotal == 0 {
 		return 0
@@ -94,11 +99,17 @@ func criticalFired(figures usage, critical v1alpha1.CriticalThreshold) string {
 	if figures.full() {
 		return reasonVolumeFull()
 	}
+	if figures.inodesFull() {
+		return reasonInodesFull(figures.inodesTotal)
+	}
 	if percentReached(figures.usedPercent, critical.UsedPercent) {
 		return reasonThreshold("critical usedPercent", figures.usedPercent, critical.UsedPercent)
 	}
 	if minFree := bytesOf(critical.MinFree); minFree > 0 && figures.availableBytes < minFree {
 		return reasonFreeBelow("critical minFree", figures.availableBytes, minFree)
+	}
+	if figures.inodesTotal > 0 && percentReached(figures.inodesUsedPercent(), critical.InodesUsedPercent) {
+		return reasonThreshold("critical inodesUsedPercent", figures.inodesUsedPercent(), critical.InodesUsedPercent)
 	}
 	return ""
 }

@@ -14,15 +14,27 @@ const minFillRateSpan = 20 * time.Second
 // maxSamples bounds memory: FillRateWindow at the 2 s fast interval is 300.
 const maxSamples = 512
 
-// Sample is one measurement of a volume's used bytes.
+// Sample is one measurement of a volume's used bytes and its size.
 type Sample struct {
-	At        time.Time
-	UsedBytes int64
+	At            time.Time
+	UsedBytes     int64
+	CapacityBytes int64
 }
 
 // FillRate estimates how fast one volume fills from the sidecar's own
 // samples: the least-squares slope of used bytes over time within
-// FillRateWindow. It holds a fixed-size ring and allocates nothing per sample.
+// FillRateWindow, a new baseline at every change of the filesystem's size,
+// and only when the fill is sustained over both halves of the window. It holds a fixed-size
+// ring and allocates nothing per sample.
+//
+// The published rate drives forecast growth and the size of every growth,
+// so what it must not count: a growth of the filesystem (ext4's reserved
+// blocks grow with it and read as bytes written; a rate spanning the growth
+// would ask for the next growth, and that one for the next), and a single
+// burst (one large write, then nothing, is no rate to project over hours).
+// Deciding "sustained" here, where every sample is, keeps it in one place:
+// the planner sees one observation at a time and would need state of its
+// own to compare two windows.
 type FillRate struct {
 	ring  [maxSamples]Sample
 	first int // index of the oldest sample
@@ -50,32 +62,101 @@ func (f *FillRate) Add(s Sample) {
 
 func (f *FillRate) at(i int) Sample { return f.ring[(f.first+i)%maxSamples] }
 
-// BytesPerSecond is the fill rate (negative when the volume empties); ok is
-// false until the samples span minFillRateSpan.
+// BytesPerSecond is the fill rate; ok is false until the samples span
+// minFillRateSpan at constant sizes. Each run of samples at one filesystem
+// size starts a new baseline: the rate is the slope common to the runs,
+// each with its own intercept, so what a growth changes at once (ext4's
+// reserved blocks and inode tables grow with the filesystem) is never read
+// as bytes written, while the writes before and after it still count. A
+// plain restart at each growth would lose the rate exactly when it matters:
+// at 100 MiB/s a growth by step.min (1 GiB) lasts 10 s, less than
+// minFillRateSpan. A volume that empties or stays flat over the span reads
+// as its (negative or zero) slope. A filling one reads as the lower of the
+// slopes of the two halves of the span (they share the sample at the
+// middle), and as 0 when either half is not filling: only a fill sustained
+// over both, and still going on at today's size, is a rate.
 func (f *FillRate) BytesPerSecond() (rate float64, ok bool) {
-	if f.count < 2 {
+	if f.count < 3 || f.runsSpan(0, f.count) < minFillRateSpan {
 		return 0, false
 	}
-	origin := f.at(0)
-	if f.at(f.count-1).At.Sub(origin.At) < minFillRateSpan {
+	first, last := f.at(0), f.at(f.count-1)
+	span := last.At.Sub(first.At)
+	overall, ok := f.slope(0, f.count)
+	if !ok {
 		return 0, false
 	}
-	// Offsets from the first sample keep the sums small enough for float64
-	// to stay exact at byte resolution.
-	var sumT, sumU float64
-	for i := range f.count {
-		s := f.at(i)
-		sumT += s.At.Sub(origin.At).Seconds()
-		sumU += float64(s.UsedBytes - origin.UsedBytes)
+	if overall <= 0 {
+		return overall, true
 	}
-	n := float64(f.count)
-	meanT, meanU := sumT/n, sumU/n
+	middle := 1
+	for middle < f.count-2 && f.at(middle).At.Sub(first.At) < span/2 {
+		middle++
+	}
+	older, olderOK := f.slope(0, middle+1)
+	newer, newerOK := f.slope(middle, f.count)
+	if !olderOK || !newerOK || older <= 0 || newer <= 0 {
+		return 0, true
+	}
+	// A burst that straddles the middle fills both halves; after a growth
+	// its samples would ask for the next one. The run at today's size must
+	// be filling too, judged on two samples at least.
+	lastRun := f.count - 1
+	for lastRun > 0 && f.at(lastRun-1).CapacityBytes == last.CapacityBytes {
+		lastRun--
+	}
+	if current, currentOK := f.slope(lastRun, f.count); !currentOK || current <= 0 {
+		return 0, true
+	}
+	return min(older, newer), true
+}
+
+// runEnd is the index after the run of samples at the size of sample
+// from, within [from, to).
+func (f *FillRate) runEnd(from, to int) int {
+	end := from + 1
+	for end < to && f.at(end).CapacityBytes == f.at(from).CapacityBytes {
+		end++
+	}
+	return end
+}
+
+// runsSpan is the time the runs of samples in [from, to) cover, the gaps at
+// each change of size left out.
+func (f *FillRate) runsSpan(from, to int) time.Duration {
+	var span time.Duration
+	for start := from; start < to; {
+		end := f.runEnd(start, to)
+		span += f.at(end - 1).At.Sub(f.at(start).At)
+		start = end
+	}
+	return span
+}
+
+// slope is the least-squares slope of used bytes over time of the samples
+// in [from, to), common to their runs at one size, each run with its own
+// intercept; ok is false when no run spans any time.
+func (f *FillRate) slope(from, to int) (float64, bool) {
 	var covariance, variance float64
-	for i := range f.count {
-		s := f.at(i)
-		dt := s.At.Sub(origin.At).Seconds() - meanT
-		covariance += dt * (float64(s.UsedBytes-origin.UsedBytes) - meanU)
-		variance += dt * dt
+	for start := from; start < to; {
+		end := f.runEnd(start, to)
+		origin := f.at(start)
+		// Offsets from the run's first sample keep the sums small enough
+		// for float64 to stay exact at byte resolution.
+		var sumT, sumU float64
+		for i := start; i < end; i++ {
+			s := f.at(i)
+			sumT += s.At.Sub(origin.At).Seconds()
+			sumU += float64(s.UsedBytes - origin.UsedBytes)
+		}
+		n := float64(end - start)
+		meanT, meanU := sumT/n, sumU/n
+		for i := start; i < end; i++ {
+			s := f.at(i)
+			dt := s.At.Sub(origin.At).Seconds() - meanT
+			covariance += dt * (float64(s.UsedBytes-origin.UsedBytes) - meanU)
+			variance += dt * dt
+		}
+		start = end
 	}
 	if variance == 0 {
 		return 0, false

@@ -8,14 +8,24 @@ import (
 
 func TestFillRate(t *testing.T) {
 	type step struct {
-		after time.Duration
-		used  int64
+		after    time.Duration
+		used     int64
+		capacity int64
+	}
+	// then continues steps from after, every interval, n times, used
+	// growing by bytesPerSecond from used, on a filesystem of capacity.
+	then := func(steps []step, after, every time.Duration, n int, used, bytesPerSecond, capacity int64) []step {
+		for i := range n {
+			d := time.Duration(i) * every
+			steps = append(steps, step{after + d, used + int64(d.Seconds())*bytesPerSecond, capacity})
+		}
+		return steps
 	}
 	linear := func(every time.Duration, n int, bytesPerSecond int64) []step {
 		var steps []step
 		for i := range n {
 			d := time.Duration(i) * every
-			steps = append(steps, step{d, 1<<30 + int64(d.Seconds())*bytesPerSecond})
+			steps = append(steps, step{d, 1<<30 + int64(d.Seconds())*bytesPerSecond, 4 << 30})
 		}
 		return steps
 	}
@@ -36,7 +46,7 @@ func TestFillRate(t *testing.T) {
 			steps: append(linear(10*time.Second, 180, 1<<20), func() []step {
 				var s []step
 				for i := range 61 {
-					s = append(s, step{30*time.Minute + time.Duration(i)*10*time.Second, 1<<30 + 1800<<20})
+					s = append(s, step{30*time.Minute + time.Duration(i)*10*time.Second, 1<<30 + 1800<<20, 4 << 30})
 				}
 				return s
 			}()...),
@@ -44,15 +54,69 @@ func TestFillRate(t *testing.T) {
 		},
 		{
 			name:  "a clock stepping back restarts the series",
-			steps: append(linear(10*time.Second, 30, 1<<20), step{-time.Hour, 5}, step{-time.Hour + time.Second, 6}),
+			steps: append(linear(10*time.Second, 30, 1<<20), step{-time.Hour, 5, 4 << 30}, step{-time.Hour + time.Second, 6, 4 << 30}),
 		},
 		{name: "more samples than the ring holds keep the slope", steps: linear(time.Second, 600, 777), want: 777, wantOK: true},
+		{
+			// ext4 grown from 1 to 2 GiB: its reserved blocks (5 %) grow
+			// with it and read as 51 MiB more used, in no time at all.
+			name:  "the jump of a capacity change is no fill",
+			steps: then(then(nil, 0, 10*time.Second, 30, 1<<29, 0, 1<<30), 5*time.Minute, 10*time.Second, 30, 1<<29+51<<20, 0, 2<<30),
+			want:  0, wantOK: true,
+		},
+		{
+			name:  "a fill goes on across a capacity change",
+			steps: then(then(nil, 0, 10*time.Second, 30, 1<<29, 1<<20, 1<<30), 5*time.Minute, 10*time.Second, 30, 1<<29+300<<20+51<<20, 1<<20, 2<<30),
+			want:  1 << 20, wantOK: true,
+		},
+		{
+			// At 100 MiB/s every growth of a small volume lasts seconds: the
+			// rate is still known, from the runs between the growths.
+			name: "growths faster than the minimum span keep the rate",
+			steps: func() []step {
+				var steps []step
+				for growth := range int64(5) {
+					steps = then(steps, time.Duration(growth)*10*time.Second, 2*time.Second, 4, growth*(1<<30), 100<<20, (growth+1)<<30)
+				}
+				return steps
+			}(),
+			want: 100 << 20, wantOK: true,
+		},
+		{
+			// A burst across the middle of the window fills both halves;
+			// once the volume grew, nothing more is written.
+			name:  "a burst across the middle is no rate once the volume grew and stays flat",
+			steps: then(then(then(nil, 0, 10*time.Second, 30, 1<<30, 0, 4<<30), 5*time.Minute, 10*time.Second, 3, 1<<30, 10<<20, 4<<30), 5*time.Minute+30*time.Second, 10*time.Second, 3, 1<<30+300<<20, 0, 8<<30),
+			want:  0, wantOK: true,
+		},
+		{
+			name:  "too short runs at each size give no rate",
+			steps: then(then(nil, 0, 2*time.Second, 5, 1<<29, 1<<20, 1<<30), 10*time.Second, 2*time.Second, 5, 1<<29+10<<20, 1<<20, 2<<30),
+		},
+		{
+			// 4 min flat, a 500 MiB burst between two samples, 6 min flat:
+			// the slope of the whole window is positive, but no write is
+			// sustained over both halves of it.
+			name:  "a single burst is no sustained rate",
+			steps: then(then(nil, 0, 10*time.Second, 24, 1<<30, 0, 4<<30), 4*time.Minute, 10*time.Second, 37, 1<<30+500<<20, 0, 4<<30),
+			want:  0, wantOK: true,
+		},
+		{
+			name:  "a fill in the newer half only is not sustained yet",
+			steps: then(then(nil, 0, 10*time.Second, 30, 1<<30, 0, 4<<30), 5*time.Minute, 10*time.Second, 30, 1<<30, 1<<20, 4<<30),
+			want:  0, wantOK: true,
+		},
+		{
+			name:  "a rate sustained over both halves is the lower of the two",
+			steps: then(then(nil, 0, 10*time.Second, 30, 1<<30, 1<<20, 4<<30), 5*time.Minute, 10*time.Second, 30, 1<<30+300<<20, 2<<20, 4<<30),
+			want:  1 << 20, wantOK: true,
+		},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			var f FillRate
 			for _, s := range tc.steps {
-				f.Add(Sample{At: t0.Add(s.after), UsedBytes: s.used})
+				f.Add(Sample{At: t0.Add(s.after), UsedBytes: s.used, CapacityBytes: s.capacity})
 			}
 			got, ok := f.BytesPerSecond()
 			if ok != tc.wantOK || math.Abs(got-tc.want) > 0.5 {

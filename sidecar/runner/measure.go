@@ -43,7 +43,7 @@ func (v *Volumes) Measure(now time.Time, out []v1alpha1.ObservedVolume) ([]v1alp
 			errs = append(errs, err)
 			continue
 		}
-		s.rate.Add(decide.Sample{At: now, UsedBytes: figures.UsedBytes})
+		s.rate.Add(decide.Sample{At: now, UsedBytes: figures.UsedBytes, CapacityBytes: figures.CapacityBytes})
 		rate, _ := s.rate.BytesPerSecond()
 		out = append(out, v1alpha1.ObservedVolume{
 			Name:                   s.volume.Name,
