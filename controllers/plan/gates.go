@@ -124,7 +124,7 @@ func cooldownHold(v *volume, kind v1alpha1.GrowthKind, now time.Time) *hold {
 	if kind != v1alpha1.GrowthPlanned || v.rule == nil || v.lastGrowth.IsZero() {
 		return provider
 	}
-	wait := v.rule.Cooldown.Duration
+	wait := effectiveCooldown(v.rule)
 	ends := v.lastGrowth.Add(wait)
 	if wait <= 0 || !now.Before(ends) || (provider != nil && !provider.until.Before(ends)) {
 		return provider

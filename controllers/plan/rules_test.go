@@ -204,9 +204,9 @@ func TestTargetSize(t *testing.T) {
 			wantBytes: gi(42), // (819 MiB + 33000 MiB) / 0.8 = 41.28 Gi
 		},
 		{
-			name: "the provider's minimum cooldown is the time to hold out", requestGi: 1, filesystemGi: 1, usedPercent: 80, fillPerSecond: mebibyte,
-			provider:  providerProfile{name: v1alpha1.ProviderAWSEBS, minCooldown: awsEBSMinCooldown},
-			wantBytes: gi(28), // (819 MiB + 1 MiB/s × 6h30s) / 0.8 = 27.4 Gi
+			name: "aws-ebs has no fixed cooldown: the policy's is the time to hold out", requestGi: 1, filesystemGi: 1, usedPercent: 80, fillPerSecond: mebibyte,
+			provider:  providerProfile{name: v1alpha1.ProviderAWSEBS, modificationsPerDay: awsEBSModificationsPerDay},
+			wantBytes: gi(2), // (819 MiB + 1 MiB/s × 5m30s) / 0.8 = 1.43 Gi, under the 20 % step's 2 Gi
 		},
 		{
 			name: "a longer policy cooldown is the time to hold out", requestGi: 1, filesystemGi: 1, usedPercent: 80, fillPerSecond: mebibyte, provider: generic,

@@ -98,7 +98,7 @@ func forecastTarget(s sizing, rule *v1alpha1.VolumePolicy) int64 {
 
 // rateTarget is the smallest request whose filesystem, filling at the
 // measured rate, is still below the trigger when the next growth may
-// happen: after the cooldown (raised to the provider's minimum) and the
+// happen: after the cooldown and the
 // reaction allowance. Under the trigger rather than under the critical
 // threshold: the next growth is then a planned one decided once the
 // cooldown is over, and the trigger's margin absorbs its own reaction time,
@@ -109,7 +109,7 @@ func rateTarget(s sizing, rule *v1alpha1.VolumePolicy) int64 {
 	if s.figures.fillRateBytesPerSecond <= 0 {
 		return 0
 	}
-	untilNextGrowth := effectiveCooldown(rule, s.provider) + growthReactionAllowance
+	untilNextGrowth := effectiveCooldown(rule) + growthReactionAllowance
 	target := s.underTriggerAfter(untilNextGrowth, rule.Trigger)
 	if maxStep := bytesOf(rule.Step.Max); maxStep > 0 {
 		base := max(s.requestBytes, s.capacityBytes)
@@ -119,9 +119,10 @@ func rateTarget(s sizing, rule *v1alpha1.VolumePolicy) int64 {
 }
 
 // effectiveCooldown is the least time between two planned growths of a
-// PVC: the policy's cooldown raised to the provider's minimum.
-func effectiveCooldown(rule *v1alpha1.VolumePolicy, provider providerProfile) time.Duration {
-	return max(rule.Cooldown.Duration, provider.minCooldown, 0)
+// PVC. No provider imposes a fixed minimum any more (aws-ebs counts
+// modifications per day instead: providerLimitHold), so it is the policy's.
+func effectiveCooldown(rule *v1alpha1.VolumePolicy) time.Duration {
+	return max(rule.Cooldown.Duration, 0)
 }
 
 // underTriggerAfter is the smallest request whose filesystem, filling at
