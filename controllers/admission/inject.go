@@ -9,6 +9,7 @@ import (
 	"k8s.io/utils/ptr"
 
 	"github.com/pgstorage/cnpg-storage-autoscaler/apis/v1alpha1"
+	"github.com/pgstorage/cnpg-storage-autoscaler/sidecar/config"
 )
 
 // SidecarName is the name of the injected init container. It is also how a
@@ -82,7 +83,7 @@ func decide(pod *corev1.Pod, cluster *cnpgv1.Cluster, policy *v1alpha1.StorageAu
 	}
 	names := make([]string, len(volumes))
 	for i, v := range volumes {
-		names[i] = v.Volume
+		names[i] = v.Name
 	}
 	return Decision{
 		Sidecar: sidecar,
@@ -143,12 +144,10 @@ func postgresIDs(pod *corev1.Pod, postgres *corev1.Container, cluster *cnpgv1.Cl
 // crash-loops on a full disk, and never restarts PostgreSQL when it crashes.
 // It has no probes: a readiness probe would take the instance out of CNPG's
 // Services, and a startup probe would delay PostgreSQL's start.
-func sidecarContainer(clusterName string, volumes []probedVolume, postgres *corev1.Container, uid, gid int64, cfg SidecarConfig) *corev1.Container {
-	entries := make([]string, len(volumes))
+func sidecarContainer(clusterName string, volumes []config.Volume, postgres *corev1.Container, uid, gid int64, cfg SidecarConfig) *corev1.Container {
 	mounts := make([]corev1.VolumeMount, 0, len(volumes)+2)
-	for i, v := range volumes {
-		entries[i] = v.String()
-		mounts = append(mounts, corev1.VolumeMount{Name: v.Volume, MountPath: v.Path, ReadOnly: true})
+	for _, v := range volumes {
+		mounts = append(mounts, corev1.VolumeMount{Name: v.Name, MountPath: v.MountPath, ReadOnly: true})
 	}
 	// Only the socket directory of CNPG's scratch volume, not the whole of
 	// /controller (which also holds the instance's TLS keys).
@@ -175,7 +174,7 @@ func sidecarContainer(clusterName string, volumes []probedVolume, postgres *core
 			fieldEnv("POD_NAMESPACE", "metadata.namespace"),
 			fieldEnv("POD_UID", "metadata.uid"),
 			{Name: "CLUSTER_NAME", Value: clusterName},
-			{Name: "PGSTORAGE_VOLUMES", Value: strings.Join(entries, ";")},
+			{Name: "PGSTORAGE_VOLUMES", Value: config.FormatVolumeList(volumes)},
 			{Name: "PGSTORAGE_SOCKET_DIR", Value: socketDir},
 			{Name: "PGSTORAGE_METRICS_ADDR", Value: fmt.Sprintf(":%d", cfg.MetricsPort)},
 		},

@@ -1,13 +1,13 @@
 package admission
 
 import (
-	"fmt"
 	"sort"
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
 
 	"github.com/pgstorage/cnpg-storage-autoscaler/apis/v1alpha1"
+	"github.com/pgstorage/cnpg-storage-autoscaler/sidecar/config"
 )
 
 // Paths CNPG mounts in the postgres container (pkg/specs/volumes.go). The
@@ -36,42 +36,24 @@ const (
 	defaultPostgresUIDAndGID = 26
 )
 
-// probedVolume is one PostgreSQL volume of the pod, as the sidecar's
-// PGSTORAGE_VOLUMES entry describes it.
-type probedVolume struct {
-	Volume     string
-	Role       v1alpha1.VolumeRole
-	PVC        string
-	Path       string
-	Tablespace string
-}
-
-// String is the sidecar's volume syntax (cmd/sidecar):
-// name=<pod volume>,role=data|wal|tablespace,pvc=<claim>,path=<mount path>[,tablespace=<name>].
-func (v probedVolume) String() string {
-	s := fmt.Sprintf("name=%s,role=%s,pvc=%s,path=%s", v.Volume, v.Role, v.PVC, v.Path)
-	if v.Tablespace != "" {
-		s += ",tablespace=" + v.Tablespace
-	}
-	return s
-}
-
 // postgresVolumes finds the PVC-backed PostgreSQL volumes the postgres
 // container mounts, data first, then WAL, then tablespaces by name.
-func postgresVolumes(pod *corev1.Pod, postgres *corev1.Container) []probedVolume {
+// Each is described to the sidecar in sidecar/config's volume syntax, the
+// one encoder and decoder of that contract.
+func postgresVolumes(pod *corev1.Pod, postgres *corev1.Container) []config.Volume {
 	claims := map[string]string{}
 	for _, v := range pod.Spec.Volumes {
 		if v.PersistentVolumeClaim != nil {
 			claims[v.Name] = v.PersistentVolumeClaim.ClaimName
 		}
 	}
-	var found []probedVolume
+	var found []config.Volume
 	for _, m := range postgres.VolumeMounts {
 		claim, ok := claims[m.Name]
 		if !ok || m.SubPath != "" {
 			continue
 		}
-		v := probedVolume{Volume: m.Name, PVC: claim, Path: m.MountPath}
+		v := config.Volume{Name: m.Name, PVC: claim, MountPath: m.MountPath}
 		switch {
 		case m.MountPath == dataMountPath:
 			v.Role = v1alpha1.RoleData

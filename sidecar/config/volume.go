@@ -115,6 +115,16 @@ func ParseVolumeList(list string) ([]Volume, error) {
 	return volumes, nil
 }
 
+// FormatVolumeList is the environment form ParseVolumeList reads: the
+// admission webhook writes it into the sidecar's PGSTORAGE_VOLUMES.
+func FormatVolumeList(volumes []Volume) string {
+	entries := make([]string, len(volumes))
+	for i, v := range volumes {
+		entries[i] = v.String()
+	}
+	return strings.Join(entries, ";")
+}
+
 // CheckVolumes refuses an empty list and duplicate names or paths: the
 // observation's volumes are a map keyed by name.
 func CheckVolumes(volumes []Volume) error {
