@@ -7,6 +7,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 
 	"github.com/pgstorage/cnpg-storage-autoscaler/apis/v1alpha1"
+	"github.com/pgstorage/cnpg-storage-autoscaler/internal/cnpgnames"
 	"github.com/pgstorage/cnpg-storage-autoscaler/sidecar/config"
 )
 
@@ -23,16 +24,16 @@ const (
 	socketSubPath            = "run"
 	socketDir                = controllerMountPath + "/" + socketSubPath
 	serviceAccountMountPath  = "/var/run/secrets/kubernetes.io/serviceaccount"
-	instanceRoleLabel        = "cnpg.io/podRole"
-	instanceRoleLabelValue   = "instance"
-	clusterLabel             = "cnpg.io/cluster"
-	instanceNameLabel        = "cnpg.io/instanceName"
-	podSpecAnnotation        = "cnpg.io/podSpec"
-	pvcRoleLabel             = "cnpg.io/pvcRole"
-	tablespaceNameLabel      = "cnpg.io/tablespaceName"
-	pvcRoleData              = "PG_DATA"
-	pvcRoleWAL               = "PG_WAL"
-	pvcRoleTablespace        = "PG_TABLESPACE"
+	instanceRoleLabel        = cnpgnames.PodRoleLabel
+	instanceRoleLabelValue   = cnpgnames.PodRoleInstance
+	clusterLabel             = cnpgnames.ClusterLabel
+	instanceNameLabel        = cnpgnames.InstanceNameLabel
+	podSpecAnnotation        = cnpgnames.PodSpecAnnotation
+	pvcRoleLabel             = cnpgnames.PVCRoleLabel
+	tablespaceNameLabel      = cnpgnames.TablespaceNameLabel
+	pvcRoleData              = cnpgnames.PVCRoleData
+	pvcRoleWAL               = cnpgnames.PVCRoleWAL
+	pvcRoleTablespace        = cnpgnames.PVCRoleTablespace
 	defaultPostgresUIDAndGID = 26
 )
 

@@ -1,16 +1,17 @@
 package policy
 
-// CNPG's labels (github.com/cloudnative-pg/cloudnative-pg/pkg/utils),
-// spelled out so that this package does not import CNPG's operator code.
-const (
-	labelCluster        = "cnpg.io/cluster"
-	labelPVCRole        = "cnpg.io/pvcRole"
-	labelInstanceName   = "cnpg.io/instanceName"
-	labelTablespaceName = "cnpg.io/tablespaceName"
-	labelPodRole        = "cnpg.io/podRole"
+import "github.com/pgstorage/cnpg-storage-autoscaler/internal/cnpgnames"
 
-	pvcRoleData       = "PG_DATA"
-	pvcRoleWAL        = "PG_WAL"
-	pvcRoleTablespace = "PG_TABLESPACE"
-	podRoleInstance   = "instance"
+// CNPG's names, from the one place that spells them out.
+const (
+	labelCluster        = cnpgnames.ClusterLabel
+	labelPVCRole        = cnpgnames.PVCRoleLabel
+	labelInstanceName   = cnpgnames.InstanceNameLabel
+	labelTablespaceName = cnpgnames.TablespaceNameLabel
+	labelPodRole        = cnpgnames.PodRoleLabel
+
+	pvcRoleData       = cnpgnames.PVCRoleData
+	pvcRoleWAL        = cnpgnames.PVCRoleWAL
+	pvcRoleTablespace = cnpgnames.PVCRoleTablespace
+	podRoleInstance   = cnpgnames.PodRoleInstance
 )

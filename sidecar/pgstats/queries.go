@@ -3,6 +3,7 @@ package pgstats
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -50,9 +51,6 @@ FROM pg_tablespace
 WHERE spcname NOT IN ('pg_default', 'pg_global')
 ORDER BY spcname`
 
-// cnpgSlotPrefix marks the HA slots CNPG creates for its replicas.
-const cnpgSlotPrefix = "_cnpg_"
-
 func queryState(ctx context.Context, conn *pgx.Conn, pg *v1alpha1.PostgresObservation) (v1alpha1.InstanceRole, error) {
 	var (
 		inRecovery             bool
@@ -91,7 +89,7 @@ func querySlots(ctx context.Context, conn *pgx.Conn, pg *v1alpha1.PostgresObserv
 	var s v1alpha1.SlotObservation
 	_, err = pgx.ForEachRow(rows, []any{&s.Name, &s.Type, &s.Active, &s.WALStatus, &s.RetainedBytes, &s.SafeWALSizeBytes}, func() error {
 		slot := s
-		slot.CNPGManaged = len(slot.Name) >= len(cnpgSlotPrefix) && slot.Name[:len(cnpgSlotPrefix)] == cnpgSlotPrefix
+		slot.CNPGManaged = strings.HasPrefix(slot.Name, v1alpha1.CNPGSlotPrefix)
 		pg.Slots = append(pg.Slots, slot)
 		s.SafeWALSizeBytes = nil // the next row scans into a fresh pointer
 		return nil

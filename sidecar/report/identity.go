@@ -5,6 +5,7 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 
 	"github.com/pgstorage/cnpg-storage-autoscaler/apis/v1alpha1"
+	"github.com/pgstorage/cnpg-storage-autoscaler/internal/cnpgnames"
 )
 
 // Identity is the pod the observation describes, from the downward API.
@@ -20,7 +21,7 @@ func (id Identity) newObservation() *v1alpha1.StorageObservation {
 		ObjectMeta: metav1.ObjectMeta{
 			Name:      id.PodName,
 			Namespace: id.Namespace,
-			Labels:    map[string]string{"cnpg.io/cluster": id.Cluster},
+			Labels:    map[string]string{cnpgnames.ClusterLabel: id.Cluster},
 			OwnerReferences: []metav1.OwnerReference{{
 				APIVersion: "v1",
 				Kind:       "Pod",
