@@ -6,11 +6,11 @@ import (
 	"time"
 
 	cnpgv1 "github.com/cloudnative-pg/cloudnative-pg/api/v1"
-	"github.com/robfig/cron/v3"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 
 	"github.com/pgstorage/cnpg-storage-autoscaler/apis/v1alpha1"
+	"github.com/pgstorage/cnpg-storage-autoscaler/controllers/plan"
 )
 
 // Verdict is the policy webhook's answer: Errors reject the policy,
@@ -27,9 +27,6 @@ func (v *Verdict) errorf(format string, args ...any) {
 func (v *Verdict) warnf(format string, args ...any) {
 	v.Warnings = append(v.Warnings, fmt.Sprintf(format, args...))
 }
-
-// cronParser accepts what the planner evaluates: five fields or a descriptor.
-var cronParser = cron.NewParser(cron.Minute | cron.Hour | cron.Dom | cron.Month | cron.Dow | cron.Descriptor)
 
 // ValidatePolicy checks what the CRD's CEL rules cannot: rules across
 // fields that CEL's cost budget cannot afford, and rules that need the CNPG
@@ -79,7 +76,7 @@ func checkUnique(v *Verdict, policy *v1alpha1.StorageAutoscalePolicy, others []v
 func checkWindows(v *Verdict, windows []v1alpha1.MaintenanceWindow) {
 	for i, w := range windows {
 		field := fmt.Sprintf("spec.maintenanceWindows[%d]", i)
-		if _, err := cronParser.Parse(w.Schedule); err != nil {
+		if _, err := plan.ParseSchedule(w.Schedule); err != nil {
 			v.errorf("%s.schedule %q does not parse (%v): write five fields, minute hour day-of-month month day-of-week, "+
 				"e.g. \"0 2 * * *\" for 02:00 every day", field, w.Schedule, err)
 		}

@@ -169,13 +169,20 @@ func parseWindow(window v1alpha1.MaintenanceWindow) (cron.Schedule, *time.Locati
 	if err != nil {
 		return nil, nil, fmt.Errorf("time zone %q: %w", zoneName, err)
 	}
-	spec := strings.TrimSpace(window.Schedule)
-	if strings.HasPrefix(spec, "TZ=") || strings.HasPrefix(spec, "CRON_TZ=") {
-		return nil, nil, fmt.Errorf("set the time zone in timeZone, not in the schedule")
-	}
-	schedule, err := cronParser.Parse(spec)
+	schedule, err := ParseSchedule(window.Schedule)
 	if err != nil {
 		return nil, nil, fmt.Errorf("schedule: %w", err)
 	}
 	return schedule, zone, nil
+}
+
+// ParseSchedule parses a maintenance window's schedule exactly as the
+// planner evaluates it: five fields or a descriptor such as @daily. The
+// policy webhook validates with it, so that what it admits is what runs.
+func ParseSchedule(schedule string) (cron.Schedule, error) {
+	spec := strings.TrimSpace(schedule)
+	if strings.HasPrefix(spec, "TZ=") || strings.HasPrefix(spec, "CRON_TZ=") {
+		return nil, fmt.Errorf("set the time zone in timeZone, not in the schedule")
+	}
+	return cronParser.Parse(spec)
 }
