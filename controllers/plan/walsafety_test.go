@@ -25,14 +25,18 @@ func TestWALCause(t *testing.T) {
 			build: func(t *testing.T) Snapshot { return oneInstance(t, 10, 85).build() },
 		},
 		{
-			name:  "failing archive is ArchiveFailing",
-			build: func(t *testing.T) Snapshot { return oneInstance(t, 10, 85).observed("orders-1", failingArchive).build() },
-			want:  WALArchiveFailing,
+			name: "failing archive is ArchiveFailing",
+			build: func(t *testing.T) Snapshot {
+				return oneInstance(t, 10, 85).observed("orders-1", failingArchive).build()
+			},
+			want: WALArchiveFailing,
 		},
 		{
-			name:  "failing archive is reported while no WAL growth is wanted",
-			build: func(t *testing.T) Snapshot { return oneInstance(t, 10, 10).observed("orders-1", failingArchive).build() },
-			want:  WALArchiveFailing,
+			name: "failing archive is reported while no WAL growth is wanted",
+			build: func(t *testing.T) Snapshot {
+				return oneInstance(t, 10, 10).observed("orders-1", failingArchive).build()
+			},
+			want: WALArchiveFailing,
 		},
 		{
 			name: "an inactive slot over the retention limit is SlotRetention",
