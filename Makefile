@@ -63,8 +63,17 @@ lint: $(STATICCHECK) ## go vet, gofmt and staticcheck (also over the e2e- and im
 	$(STATICCHECK) -tags e2e,images ./...
 
 .PHONY: test
-test: envtest-bins ## Run every test: units, and integration on a real kube-apiserver built from source.
+test: envtest-bins test-alerts ## Run every test: units, integration on a real kube-apiserver built from source, and the alert rules.
 	go test ./...
+
+PROMTOOL ?= promtool
+
+.PHONY: test-alerts
+test-alerts: ## Check the alert rules and run their unit tests (promtool, from Debian's prometheus package).
+	@command -v $(PROMTOOL) >/dev/null || { \
+	  echo "promtool not found: install Debian's prometheus package (apt-get install --no-install-recommends prometheus, or hack/install-deps.sh test)" >&2; exit 1; }
+	$(PROMTOOL) check rules deploy/prometheus/rules.yaml
+	$(PROMTOOL) test rules deploy/prometheus/rules_test.yaml
 
 .PHONY: bench
 bench: envtest-bins ## Run the controllers' benchmarks (heavy: 1,000 policies on a real kube-apiserver; ~10 min on 2 cores).

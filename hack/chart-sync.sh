@@ -6,6 +6,8 @@
 #   deploy/admission/*.yaml  → the chart's files/admission/ (the webhook
 #                              configurations and the ownership policy; the
 #                              admission tests install the same files)
+#   deploy/prometheus/rules.yaml → the chart's files/prometheus/ (the
+#                              PrometheusRule's alerts; tested by make test-alerts)
 #   the chart, default values → deploy/kustomize/         (helm template)
 set -euo pipefail
 
@@ -18,10 +20,11 @@ namespace=pgstorage-system
 # assume v1.20); render for the version the tests run.
 kube_version=${KUBE_VERSION:-v1.34.4}
 
-rm -rf "$chart/crds" "$chart/files/admission"
-mkdir -p "$chart/crds" "$chart/files/admission"
+rm -rf "$chart/crds" "$chart/files/admission" "$chart/files/prometheus"
+mkdir -p "$chart/crds" "$chart/files/admission" "$chart/files/prometheus"
 cp deploy/crds/*.yaml "$chart/crds/"
 cp deploy/admission/*.yaml "$chart/files/admission/"
+cp deploy/prometheus/rules.yaml "$chart/files/prometheus/"
 
 out=deploy/kustomize
 rm -rf "$out"

@@ -10,7 +10,9 @@ set -euo pipefail
 #   e2fsprogs      ext4 on loop devices: reserved blocks, the offline class
 #   util-linux     losetup, mount
 #   podman         builds the images without a Docker engine (make images)
-test_packages=(postgresql-15 xfsprogs e2fsprogs util-linux podman)
+#   prometheus     promtool, for the alert rules' tests (make test-alerts);
+#                  its daemon is kept from starting (see below)
+test_packages=(postgresql-15 xfsprogs e2fsprogs util-linux podman prometheus)
 # The sandbox (DESIGN §9): the container runtime and network plumbing from
 # Debian; Kubernetes, CoreDNS, CNPG and the CSI sidecars are built from source.
 #   containerd, runc, containernetworking-plugins   run pods
@@ -45,4 +47,20 @@ fi
 echo "installing Debian packages: ${missing[*]}"
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq
-apt-get install -y -qq --no-install-recommends "${missing[@]}"
+# Only promtool is wanted from the prometheus package: a policy-rc.d that
+# refuses every start keeps its daemon (and PostgreSQL's) from starting on
+# this machine, and the unit is disabled afterwards for systemd hosts.
+policy=/usr/sbin/policy-rc.d
+own_policy=false
+if [[ ! -e $policy ]]; then
+	printf '#!/bin/sh\n# install-deps.sh: start no service while installing\nexit 101\n' >"$policy"
+	chmod 755 "$policy"
+	own_policy=true
+fi
+status=0
+apt-get install -y -qq --no-install-recommends "${missing[@]}" || status=$?
+if $own_policy; then rm -f "$policy"; fi
+if ((status != 0)); then exit "$status"; fi
+if [[ " ${missing[*]} " == *" prometheus "* && -d /run/systemd/system ]]; then
+	systemctl disable --now prometheus.service
+fi

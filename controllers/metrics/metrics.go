@@ -9,12 +9,29 @@ package metrics
 
 import (
 	"fmt"
+	"slices"
 	"sync"
 
 	"github.com/prometheus/client_golang/prometheus"
 )
 
 const namespace = "pgstorage"
+
+// Label names of the controller's series; the alert rules
+// (deploy/prometheus/rules.yaml) match on them.
+const (
+	LabelNamespace  = "namespace"
+	LabelCluster    = "cluster"
+	LabelPVC        = "pvc"
+	LabelRole       = "role"
+	LabelTablespace = "tablespace"
+	LabelState      = "state"
+	LabelGate       = "gate"
+	LabelKind       = "kind"
+	LabelOutcome    = "outcome"
+	LabelCondition  = "condition"
+	LabelCause      = "cause"
+)
 
 // Recorder updates the controller's metrics.
 type Recorder struct {
@@ -28,6 +45,12 @@ type Recorder struct {
 	reconcileDuration   prometheus.Histogram
 	budgetRemaining     *prometheus.GaugeVec
 	kubeletNudges       *prometheus.CounterVec
+	volumeState         *prometheus.GaugeVec
+	volumeCriticalRatio *prometheus.GaugeVec
+	volumeInodesTotal   *prometheus.GaugeVec
+	volumeInodesFree    *prometheus.GaugeVec
+	policyCondition     *prometheus.GaugeVec
+	walUnsafe           *prometheus.GaugeVec
 
 	// reported remembers which PVCs and gates each cluster's series were
 	// set for, so that a PVC or gate that went away loses its series.
@@ -38,9 +61,14 @@ type Recorder struct {
 type clusterKey struct{ namespace, cluster string }
 
 type reportedSeries struct {
-	volumes map[Volume]bool
-	gates   map[string]bool
+	// volumes maps each PVC to the state series it was set with.
+	volumes    map[Volume]volumeState
+	gates      map[string]bool
+	conditions map[string]bool
+	walCause   string
 }
+
+type volumeState struct{ state, gate string }
 
 // Volume identifies one PVC's series.
 type Volume struct {
@@ -60,9 +88,27 @@ type VolumeFigures struct {
 	UsedBytes         int64
 	FreeBytes         int64
 	TimeToFullSeconds float64
+	InodesTotal       int64
+	InodesFree        int64
+	// State and Gate are the PVC's status row's (Idle, Growing, Queued,
+	// Blocked, AtLimit, Stale; the gate that holds it, or "").
+	State string
+	Gate  string
+	// CriticalUsedPercent is the rule's critical threshold; 0: none.
+	CriticalUsedPercent int32
 }
 
-var volumeLabels = []string{"namespace", "cluster", "pvc", "role", "tablespace"}
+var volumeLabels = []string{LabelNamespace, LabelCluster, LabelPVC, LabelRole, LabelTablespace}
+
+func (v Volume) labels(namespace, cluster string) prometheus.Labels {
+	return prometheus.Labels{LabelNamespace: namespace, LabelCluster: cluster, LabelPVC: v.PVC, LabelRole: v.Role, LabelTablespace: v.Tablespace}
+}
+
+func (v Volume) stateLabels(namespace, cluster string, state volumeState) prometheus.Labels {
+	labels := v.labels(namespace, cluster)
+	labels[LabelState], labels[LabelGate] = state.state, state.gate
+	return labels
+}
 
 // New creates the metrics and registers them on registerer.
 func New(registerer prometheus.Registerer) (*Recorder, error) {
@@ -86,16 +132,16 @@ func New(registerer prometheus.Registerer) (*Recorder, error) {
 		growths: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: namespace, Name: "growths_total",
 			Help: "Growths of a volume role by kind (planned|emergency) and outcome (Started|Succeeded|Failed|Refused).",
-		}, []string{"namespace", "cluster", "kind", "outcome"}),
+		}, []string{LabelNamespace, LabelCluster, LabelKind, LabelOutcome}),
 		blocked: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Namespace: namespace, Name: "blocked",
 			Help: "PVCs whose growth is held back, by the gate that holds them (planner gates, ResourceQuota, ResizeFailed).",
-		}, []string{"namespace", "cluster", "gate"}),
+		}, []string{LabelNamespace, LabelCluster, LabelGate}),
 		reactionLatency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Namespace: namespace, Name: "reaction_latency_seconds",
 			Help:    "Time from an observation's observedAt to the PVC patch it caused.",
 			Buckets: []float64{0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 180},
-		}, []string{"kind"}),
+		}, []string{LabelKind}),
 		reconcileDuration: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Namespace: namespace, Name: "reconcile_duration_seconds",
 			Help:    "Duration of one policy reconcile: snapshot, plan, act and report.",
@@ -104,16 +150,41 @@ func New(registerer prometheus.Registerer) (*Recorder, error) {
 		budgetRemaining: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Namespace: namespace, Name: "budget_remaining",
 			Help: "Growths still allowed in the rolling 24h budget, by kind (planned|emergency).",
-		}, []string{"namespace", "cluster", "kind"}),
+		}, []string{LabelNamespace, LabelCluster, LabelKind}),
 		kubeletNudges: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: namespace, Name: "kubelet_nudges_total",
 			Help: "Instance pods annotated so that kubelet grows a filesystem waiting in NodeResizePending now, by outcome (Nudged|Failed).",
-		}, []string{"namespace", "cluster", "outcome"}),
+		}, []string{LabelNamespace, LabelCluster, LabelOutcome}),
+		volumeState: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Namespace: namespace, Name: "volume_state",
+			Help: "1 for a CNPG volume's state in the policy status (Idle|Growing|Queued|Blocked|AtLimit|Stale) and the gate that holds it (empty when none); one series per PVC.",
+		}, append(slices.Clone(volumeLabels), LabelState, LabelGate)),
+		volumeCriticalRatio: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Namespace: namespace, Name: "volume_critical_used_ratio",
+			Help: "The policy's critical threshold of a CNPG volume (critical.usedPercent / 100), at which it is grown as an emergency; absent when no rule grows it.",
+		}, volumeLabels),
+		volumeInodesTotal: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Namespace: namespace, Name: "volume_inodes_total",
+			Help: "Inodes of a CNPG volume's filesystem, from its latest fresh observation.",
+		}, volumeLabels),
+		volumeInodesFree: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Namespace: namespace, Name: "volume_inodes_free",
+			Help: "Free inodes of a CNPG volume's filesystem, from its latest fresh observation.",
+		}, volumeLabels),
+		policyCondition: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Namespace: namespace, Name: "policy_condition",
+			Help: "1 when a condition of the cluster's StorageAutoscalePolicy is True, 0 when False.",
+		}, []string{LabelNamespace, LabelCluster, LabelCondition}),
+		walUnsafe: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Namespace: namespace, Name: "wal_unsafe",
+			Help: "1 while the primary's WAL health stops the WAL safety gate, by cause (ArchiveFailing|SlotRetention|Unknown); absent while it is fine.",
+		}, []string{LabelNamespace, LabelCluster, LabelCause}),
 		reported: map[clusterKey]reportedSeries{},
 	}
 	for _, collector := range []prometheus.Collector{
 		r.volumeCapacityBytes, r.volumeUsedBytes, r.volumeFreeBytes, r.volumeTimeToFull,
 		r.growths, r.blocked, r.reactionLatency, r.reconcileDuration, r.budgetRemaining, r.kubeletNudges,
+		r.volumeState, r.volumeCriticalRatio, r.volumeInodesTotal, r.volumeInodesFree, r.policyCondition, r.walUnsafe,
 	} {
 		if err := registerer.Register(collector); err != nil {
 			return nil, fmt.Errorf("register controller metrics: %w", err)
@@ -173,28 +244,33 @@ func (r *Recorder) SetCluster(namespace, cluster string, volumes []VolumeFigures
 	defer r.mu.Unlock()
 	key := clusterKey{namespace, cluster}
 	previous := r.reported[key]
-	current := reportedSeries{volumes: map[Volume]bool{}, gates: map[string]bool{}}
+	current := previous
+	current.volumes, current.gates = map[Volume]volumeState{}, map[string]bool{}
 	for _, v := range volumes {
-		labels := prometheus.Labels{"namespace": namespace, "cluster": cluster, "pvc": v.PVC, "role": v.Role, "tablespace": v.Tablespace}
-		current.volumes[v.Volume] = true
+		labels := v.labels(namespace, cluster)
+		state := volumeState{state: v.State, gate: v.Gate}
+		current.volumes[v.Volume] = state
+		if old, known := previous.volumes[v.Volume]; known && old != state {
+			r.volumeState.Delete(v.stateLabels(namespace, cluster, old))
+		}
+		r.volumeState.With(v.stateLabels(namespace, cluster, state)).Set(1)
 		r.volumeCapacityBytes.With(labels).Set(float64(v.CapacityBytes))
+		setOrDelete(r.volumeCriticalRatio, labels, float64(v.CriticalUsedPercent)/100, v.CriticalUsedPercent > 0)
 		if !v.Observed {
-			r.volumeUsedBytes.Delete(labels)
-			r.volumeFreeBytes.Delete(labels)
-			r.volumeTimeToFull.Delete(labels)
+			for _, vec := range []*prometheus.GaugeVec{r.volumeUsedBytes, r.volumeFreeBytes, r.volumeTimeToFull, r.volumeInodesTotal, r.volumeInodesFree} {
+				vec.Delete(labels)
+			}
 			continue
 		}
 		r.volumeUsedBytes.With(labels).Set(float64(v.UsedBytes))
 		r.volumeFreeBytes.With(labels).Set(float64(v.FreeBytes))
-		if v.TimeToFullSeconds > 0 {
-			r.volumeTimeToFull.With(labels).Set(v.TimeToFullSeconds)
-		} else {
-			r.volumeTimeToFull.Delete(labels)
-		}
+		setOrDelete(r.volumeTimeToFull, labels, v.TimeToFullSeconds, v.TimeToFullSeconds > 0)
+		setOrDelete(r.volumeInodesTotal, labels, float64(v.InodesTotal), v.InodesTotal > 0)
+		setOrDelete(r.volumeInodesFree, labels, float64(v.InodesFree), v.InodesTotal > 0)
 	}
-	for v := range previous.volumes {
-		if !current.volumes[v] {
-			r.deleteVolume(namespace, cluster, v)
+	for v, state := range previous.volumes {
+		if _, kept := current.volumes[v]; !kept {
+			r.deleteVolume(namespace, cluster, v, state)
 		}
 	}
 	for gate, count := range blockedByGate {
@@ -209,6 +285,61 @@ func (r *Recorder) SetCluster(namespace, cluster string, volumes []VolumeFigures
 	r.reported[key] = current
 }
 
+// SetConditions records the policy's conditions (type: status is True);
+// conditions not in this call lose their series.
+func (r *Recorder) SetConditions(namespace, cluster string, conditions map[string]bool) {
+	if r == nil {
+		return
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	key := clusterKey{namespace, cluster}
+	reported := r.reported[key]
+	for condition := range reported.conditions {
+		if _, kept := conditions[condition]; !kept {
+			r.policyCondition.DeleteLabelValues(namespace, cluster, condition)
+		}
+	}
+	reported.conditions = map[string]bool{}
+	for condition, isTrue := range conditions {
+		reported.conditions[condition] = true
+		value := 0.0
+		if isTrue {
+			value = 1
+		}
+		r.policyCondition.WithLabelValues(namespace, cluster, condition).Set(value)
+	}
+	r.reported[key] = reported
+}
+
+// SetWALCause records what is wrong with the primary's WAL health; "" when
+// nothing is.
+func (r *Recorder) SetWALCause(namespace, cluster, cause string) {
+	if r == nil {
+		return
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	key := clusterKey{namespace, cluster}
+	reported := r.reported[key]
+	if reported.walCause != "" && reported.walCause != cause {
+		r.walUnsafe.DeleteLabelValues(namespace, cluster, reported.walCause)
+	}
+	if cause != "" {
+		r.walUnsafe.WithLabelValues(namespace, cluster, cause).Set(1)
+	}
+	reported.walCause = cause
+	r.reported[key] = reported
+}
+
+func setOrDelete(vec *prometheus.GaugeVec, labels prometheus.Labels, value float64, set bool) {
+	if set {
+		vec.With(labels).Set(value)
+	} else {
+		vec.Delete(labels)
+	}
+}
+
 // ForgetCluster deletes every series of a cluster whose policy is gone.
 func (r *Recorder) ForgetCluster(namespace, cluster string) {
 	if r == nil {
@@ -216,16 +347,23 @@ func (r *Recorder) ForgetCluster(namespace, cluster string) {
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	match := prometheus.Labels{"namespace": namespace, "cluster": cluster}
-	for _, vec := range []*prometheus.GaugeVec{r.volumeCapacityBytes, r.volumeUsedBytes, r.volumeFreeBytes, r.volumeTimeToFull, r.blocked, r.budgetRemaining} {
+	match := prometheus.Labels{LabelNamespace: namespace, LabelCluster: cluster}
+	for _, vec := range []*prometheus.GaugeVec{
+		r.volumeCapacityBytes, r.volumeUsedBytes, r.volumeFreeBytes, r.volumeTimeToFull, r.blocked, r.budgetRemaining,
+		r.volumeState, r.volumeCriticalRatio, r.volumeInodesTotal, r.volumeInodesFree, r.policyCondition, r.walUnsafe,
+	} {
 		vec.DeletePartialMatch(match)
 	}
 	delete(r.reported, clusterKey{namespace, cluster})
 }
 
-func (r *Recorder) deleteVolume(namespace, cluster string, v Volume) {
-	labels := prometheus.Labels{"namespace": namespace, "cluster": cluster, "pvc": v.PVC, "role": v.Role, "tablespace": v.Tablespace}
-	for _, vec := range []*prometheus.GaugeVec{r.volumeCapacityBytes, r.volumeUsedBytes, r.volumeFreeBytes, r.volumeTimeToFull} {
+func (r *Recorder) deleteVolume(namespace, cluster string, v Volume, state volumeState) {
+	labels := v.labels(namespace, cluster)
+	for _, vec := range []*prometheus.GaugeVec{
+		r.volumeCapacityBytes, r.volumeUsedBytes, r.volumeFreeBytes, r.volumeTimeToFull,
+		r.volumeCriticalRatio, r.volumeInodesTotal, r.volumeInodesFree,
+	} {
 		vec.Delete(labels)
 	}
+	r.volumeState.Delete(v.stateLabels(namespace, cluster, state))
 }

@@ -37,6 +37,7 @@ type planner struct {
 	volumes    []*volume
 	windows    windowState
 	walProblem string
+	walCause   WALCause
 	budget     *budget
 	pending    []v1alpha1.PendingGrowth
 	requeueAt  time.Time
@@ -83,7 +84,7 @@ func newPlanner(snapshot Snapshot) *planner {
 		}
 	}
 	p.windows = evaluateWindows(p.spec.MaintenanceWindows, p.now)
-	p.walProblem = p.evaluateWALHealth()
+	p.walCause, p.walProblem = p.evaluateWALHealth()
 	p.budget = newBudget(p.spec.Budget, snapshot.Budget, p.now)
 	return p
 }

@@ -35,6 +35,10 @@ type Result struct {
 	// changing (a window opens, a cooldown ends, budget frees up, an
 	// observation goes stale); zero when nothing is due.
 	RequeueAt time.Time
+	// WALCause is the kind of WAL problem found on the primary, whether or
+	// not a growth is held for it now; empty when WAL health is fine or
+	// not checked.
+	WALCause WALCause
 }
 
 // Decision is one PVC patch: set its request to To.
@@ -71,8 +75,13 @@ type VolumeRow struct {
 	UsedPercent          float64
 	FillRateBytesPerHour int64
 	// TimeToFull at the current fill rate; 0 when not filling.
-	TimeToFull time.Duration
-	State      v1alpha1.VolumeState
+	TimeToFull  time.Duration
+	InodesTotal int64
+	InodesFree  int64
+	// CriticalUsedPercent is the rule's critical.usedPercent; 0 when the
+	// PVC has no rule that grows it.
+	CriticalUsedPercent int32
+	State               v1alpha1.VolumeState
 	// Gate is the gate that holds the PVC; empty when nothing holds it.
 	Gate Gate
 	// Reason says what is happening, since when, and what would change it.

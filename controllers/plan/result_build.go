@@ -14,6 +14,7 @@ func (p *planner) result() Result {
 		Pending:        p.pending,
 		Budget:         p.budget.usage(),
 		NewActions:     slices.Clone(p.budget.added),
+		WALCause:       p.walCause,
 	}
 	dryRun := p.spec.Mode == v1alpha1.ModeDryRun
 	for _, v := range p.volumes {
@@ -63,6 +64,11 @@ func (p *planner) row(v *volume) VolumeRow {
 		row.UsedPercent = v.figures.usedPercent
 		row.FillRateBytesPerHour = v.figures.fillRateBytesPerSecond * 3600
 		row.TimeToFull = v.figures.timeToFull()
+		row.InodesTotal = v.figures.inodesTotal
+		row.InodesFree = v.figures.inodesFree
+	}
+	if v.rule != nil {
+		row.CriticalUsedPercent = v.rule.Critical.UsedPercent
 	}
 	switch {
 	case v.decision != nil:

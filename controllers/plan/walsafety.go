@@ -6,34 +6,45 @@ import (
 	v1alpha1 "github.com/pgstorage/cnpg-storage-autoscaler/apis/v1alpha1"
 )
 
+// WALCause is the kind of WAL problem the WAL safety gate holds WAL growth
+// for; alerts tell a failing archive from a forgotten slot by it.
+type WALCause string
+
+const (
+	WALArchiveFailing WALCause = "ArchiveFailing"
+	WALSlotRetention  WALCause = "SlotRetention"
+	// WALHealthUnknown: the primary's WAL health could not be read.
+	WALHealthUnknown WALCause = "Unknown"
+)
+
 // evaluateWALHealth reads the cluster's WAL health from the primary's observation
 // and returns what is wrong with it, or "" when nothing the policy checks
 // is wrong. Growing a WAL volume that fills because archiving broke or a
 // slot is forgotten only delays the outage while backups silently stop.
-func (p *planner) evaluateWALHealth() string {
+func (p *planner) evaluateWALHealth() (WALCause, string) {
 	safety := p.spec.WALSafety
 	checkArchive := safety.RequireArchiveHealthy == nil || *safety.RequireArchiveHealthy
 	maxRetention := bytesOf(safety.MaxInactiveSlotRetention)
 	if !checkArchive && maxRetention == 0 {
-		return ""
+		return "", ""
 	}
 	primary, problem := p.primaryObservation()
 	if primary == nil {
-		return problem
+		return WALHealthUnknown, problem
 	}
 	postgres := primary.Status.Postgres
 	if !postgres.Reachable {
-		return reasonWALUnknownUnreachable(primary.Instance, postgres.Reason)
+		return WALHealthUnknown, reasonWALUnknownUnreachable(primary.Instance, postgres.Reason)
 	}
 	if archiving := postgres.Archiving; checkArchive && archiving != nil && archiving.Enabled && !archiving.Healthy {
-		return reasonArchiveFailing(archiving, p.now)
+		return WALArchiveFailing, reasonArchiveFailing(archiving, p.now)
 	}
 	if maxRetention > 0 {
 		if slot := largestInactiveSlot(postgres.Slots); slot != nil && slot.RetainedBytes > maxRetention {
-			return reasonSlotRetention(slot, maxRetention)
+			return WALSlotRetention, reasonSlotRetention(slot, maxRetention)
 		}
 	}
-	return ""
+	return "", ""
 }
 
 // primaryObservation finds the fresh observation of the primary: the

@@ -86,13 +86,20 @@ func TestTheReactionLatencyIsMeasuredFromTheObservationToThePatch(t *testing.T) 
 	if got := histogramSamples(t, "planned"); got != samples+1 {
 		t.Errorf("reaction latency samples %d -> %d; want one more for one growth", samples, got)
 	}
-	if count := seriesOf(t, "pgstorage_volume_capacity_bytes", w.namespace); count != 6 {
-		t.Errorf("%d volume capacity series for this cluster, want 6", count)
+	// One series per PVC, also for its state: the alert rules rely on it.
+	for _, name := range []string{"pgstorage_volume_capacity_bytes", "pgstorage_volume_state", "pgstorage_volume_critical_used_ratio"} {
+		if count := seriesOf(t, name, w.namespace); count != 6 {
+			t.Errorf("%d %s series for this cluster, want 6", count, name)
+		}
+	}
+	if count := seriesOf(t, "pgstorage_policy_condition", w.namespace); count == 0 {
+		t.Error("no pgstorage_policy_condition series for this cluster")
 	}
 	// A deleted policy leaves no series behind.
 	must(t, env.Client.Delete(context.Background(), w.policy("orders")))
 	eventually(t, "the cluster's series deleted with its policy", func() (bool, string) {
-		count := seriesOf(t, "pgstorage_volume_capacity_bytes", w.namespace)
+		count := seriesOf(t, "pgstorage_volume_capacity_bytes", w.namespace) + seriesOf(t, "pgstorage_volume_state", w.namespace) +
+			seriesOf(t, "pgstorage_policy_condition", w.namespace)
 		return count == 0, fmt.Sprint(count, " series")
 	})
 }

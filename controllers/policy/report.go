@@ -391,18 +391,25 @@ func (r *Reconciler) updateMetrics(view *clusterView, result plan.Result, status
 	blocked := map[string]int{}
 	for index, row := range result.Volumes {
 		figures = append(figures, metrics.VolumeFigures{
-			Volume:            metrics.Volume{PVC: row.PVC, Role: string(row.Role), Tablespace: row.Tablespace},
-			CapacityBytes:     row.Capacity.Value(),
-			Observed:          row.Observed,
-			UsedBytes:         row.UsedBytes,
-			FreeBytes:         row.FreeBytes,
-			TimeToFullSeconds: row.TimeToFull.Seconds(),
+			Volume:              metrics.Volume{PVC: row.PVC, Role: string(row.Role), Tablespace: row.Tablespace},
+			CapacityBytes:       row.Capacity.Value(),
+			Observed:            row.Observed,
+			UsedBytes:           row.UsedBytes,
+			FreeBytes:           row.FreeBytes,
+			TimeToFullSeconds:   row.TimeToFull.Seconds(),
+			InodesTotal:         row.InodesTotal,
+			InodesFree:          row.InodesFree,
+			State:               string(status.Volumes[index].State),
+			Gate:                status.Volumes[index].Gate,
+			CriticalUsedPercent: row.CriticalUsedPercent,
 		})
 		if gate := status.Volumes[index].Gate; gate != "" && gate != string(plan.GateNoRule) {
 			blocked[gate]++
 		}
 	}
 	r.Metrics.SetCluster(namespace, cluster, figures, blocked)
+	r.Metrics.SetConditions(namespace, cluster, conditionValues(status.Conditions))
+	r.Metrics.SetWALCause(namespace, cluster, string(result.WALCause))
 	left := budgetLeft(view.policy.Spec.Budget, status.Budget)
 	r.Metrics.SetBudget(namespace, cluster, left.planned, left.emergency)
 	for _, action := range started {
@@ -414,4 +421,13 @@ func (r *Reconciler) updateMetrics(view *clusterView, result plan.Result, status
 	if outcome.quotaRefusedNow {
 		r.Metrics.CountGrowth(namespace, cluster, string(outcome.refusedKind), "Refused")
 	}
+}
+
+// conditionValues maps each condition type to whether it is True.
+func conditionValues(conditions []metav1.Condition) map[string]bool {
+	values := make(map[string]bool, len(conditions))
+	for _, condition := range conditions {
+		values[condition.Type] = condition.Status == metav1.ConditionTrue
+	}
+	return values
 }

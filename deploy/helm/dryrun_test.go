@@ -104,12 +104,18 @@ func TestServerSideDryRun(t *testing.T) {
 			if set.values["metrics"] != nil && (kinds["ServiceMonitor"] != 1 || kinds["PodMonitor"] != 1) {
 				t.Errorf("monitoring on: want one ServiceMonitor and one PodMonitor: %v", kinds)
 			}
+			if wantRules := set.values["prometheusRule"] != nil; (kinds["PrometheusRule"] == 1) != wantRules {
+				t.Errorf("prometheusRule on: %v; rendered %d PrometheusRules", wantRules, kinds["PrometheusRule"])
+			}
 		})
 	}
 
 	// The dry-run must be able to fail: the same objects, each spoilt, are refused.
 	t.Run("spoilt objects are refused", func(t *testing.T) {
-		objects := render(t, releaseNamespace, map[string]any{"metrics": map[string]any{"serviceMonitor": map[string]any{"enabled": true}}})
+		objects := render(t, releaseNamespace, map[string]any{
+			"metrics":        map[string]any{"serviceMonitor": map[string]any{"enabled": true}},
+			"prometheusRule": map[string]any{"enabled": true},
+		})
 		// (the first object of each kind)
 		spoil := map[string]func(o *unstructured.Unstructured){
 			"ValidatingAdmissionPolicy": func(o *unstructured.Unstructured) {
@@ -122,6 +128,9 @@ func TestServerSideDryRun(t *testing.T) {
 			},
 			"ServiceMonitor": func(o *unstructured.Unstructured) {
 				_ = unstructured.SetNestedField(o.Object, "sometimes", "spec", "endpoints0")
+			},
+			"PrometheusRule": func(o *unstructured.Unstructured) {
+				_ = unstructured.SetNestedField(o.Object, "often", "spec", "groups")
 			},
 		}
 		for kind, spoilIt := range spoil {

@@ -56,6 +56,7 @@ func valueSets() []valueSet {
 				"serviceMonitor": map[string]any{"enabled": true, "labels": map[string]any{"release": "kube-prometheus"}},
 				"podMonitor":     map[string]any{"enabled": true, "interval": "15s"},
 			},
+			"prometheusRule": map[string]any{"enabled": true, "labels": map[string]any{"release": "kube-prometheus"}},
 		}},
 		{name: "custom images in another namespace", namespace: "storage-ops", values: map[string]any{
 			"image":          map[string]any{"repository": "registry.example/pgstorage/controller", "tag": "abc1234", "pullPolicy": "Never"},
