@@ -68,7 +68,7 @@ func (r *Reconciler) act(ctx context.Context, view *clusterView, result plan.Res
 				outcome.refused[decision.PVC] = true
 			}
 		} else {
-			r.patchPVCs(ctx, view, result.Decisions, &outcome)
+			r.patchPVCs(ctx, view, result.Decisions, result.Budget.Actions, &outcome)
 		}
 	}
 	if view.policy.Spec.SyncClusterSpec && view.cluster != nil {
@@ -81,7 +81,7 @@ func (r *Reconciler) act(ctx context.Context, view *clusterView, result plan.Res
 	return outcome
 }
 
-func (r *Reconciler) patchPVCs(ctx context.Context, view *clusterView, decisions []plan.Decision, outcome *actOutcome) {
+func (r *Reconciler) patchPVCs(ctx context.Context, view *clusterView, decisions []plan.Decision, actions []v1alpha1.BudgetAction, outcome *actOutcome) {
 	log := logf.FromContext(ctx)
 	for _, decision := range decisions {
 		pvc := view.pvcs[decision.PVC]
@@ -95,11 +95,12 @@ func (r *Reconciler) patchPVCs(ctx context.Context, view *clusterView, decisions
 			outcome.refused[decision.PVC] = true
 			continue
 		}
-		err := r.patchRequest(ctx, pvc, decision)
+		patchedAt := r.Clock.Now()
+		err := r.patchRequest(ctx, pvc, decision, growthOf(decision, actions, patchedAt))
 		switch {
 		case err == nil:
 			outcome.patched[decision.PVC] = decision
-			outcome.patchedAt = r.Clock.Now()
+			outcome.patchedAt = patchedAt
 			pvcLog.Info("PVC request raised", "trigger", decision.Trigger, "catchUp", decision.CatchUp)
 			r.recordGrowthEvent(view, pvc, decision)
 		case isQuotaRefusal(err):
@@ -124,13 +125,19 @@ func (r *Reconciler) patchPVCs(ctx context.Context, view *clusterView, decisions
 	r.observeReaction(view, outcome)
 }
 
-// patchRequest sets spec.resources.requests.storage to the plan's target.
+// patchRequest sets spec.resources.requests.storage to the plan's target
+// and, in the same patch, records the growth on the PVC (growthAnnotation),
+// so that the growth is never made without its record.
 // The resourceVersion read in the snapshot guards the patch: if the PVC
 // changed since, the patch is refused with a conflict and the next
 // reconcile plans on what is there now, so a patch never lowers a request.
-func (r *Reconciler) patchRequest(ctx context.Context, pvc *corev1.PersistentVolumeClaim, decision plan.Decision) error {
+func (r *Reconciler) patchRequest(ctx context.Context, pvc *corev1.PersistentVolumeClaim, decision plan.Decision, growth pvcGrowth) error {
+	record, err := encodeGrowth(growth)
+	if err != nil {
+		return err
+	}
 	body, err := json.Marshal(map[string]any{
-		"metadata": map[string]any{"resourceVersion": pvc.ResourceVersion},
+		"metadata": map[string]any{"resourceVersion": pvc.ResourceVersion, "annotations": map[string]any{growthAnnotation: record}},
 		"spec": map[string]any{"resources": map[string]any{"requests": map[string]any{
 			string(corev1.ResourceStorage): decision.To.String(),
 		}}},

@@ -57,7 +57,9 @@ func (r *Reconciler) buildStatus(view *clusterView, result plan.Result, outcome 
 		ObservedGeneration: policy.Generation,
 		Conditions:         slices.Clone(previous.Conditions),
 	}
-	history, kept := recordGrowths(previous.History, result.NewActions, outcome.patched)
+	// The plan's history is status.history with the growths the PVCs
+	// record and status lacks (rebuildFromPVCs).
+	history, kept := recordGrowths(view.plan.History, result.NewActions, outcome.patched)
 	finished := trackGrowths(history, view.resize, view.now, r.Config.ResizeTimeout)
 	status.History = boundHistory(history)
 	status.Budget = budgetStatus(result, kept)
