@@ -58,13 +58,14 @@ func (r *Reconciler) act(ctx context.Context, view *clusterView, result plan.Res
 	r.nudgeKubelet(ctx, view)
 	outcome.refusals = view.policy.Status.QuotaRefusals
 	if len(outcome.refusals) > 0 || len(result.Decisions) > 0 {
-		quotaVersions, err := r.quotaVersions(ctx, view.policy.Namespace)
-		if err != nil {
+		// Without the quotas, a refusal cannot be told live from lifted:
+		// nothing is patched and the reconcile is retried.
+		if quotaVersions, err := r.quotaVersions(ctx, view.policy.Namespace); err != nil {
 			outcome.err = err
-			return outcome
+		} else {
+			outcome.refusals = liveRefusals(outcome.refusals, quotaVersions, view.now, r.Config.QuotaRetryInterval)
+			r.patchPVCs(ctx, view, result.Decisions, result.Budget.Actions, quotaVersions, &outcome)
 		}
-		outcome.refusals = liveRefusals(outcome.refusals, quotaVersions, view.now, r.Config.QuotaRetryInterval)
-		r.patchPVCs(ctx, view, result.Decisions, result.Budget.Actions, quotaVersions, &outcome)
 	}
 	if view.policy.Spec.SyncClusterSpec && view.cluster != nil {
 		raised, err := r.syncClusterSpec(ctx, view)
