@@ -109,6 +109,37 @@ type StorageAutoscalePolicyStatus struct {
 	// +listType=atomic
 	// +optional
 	History []GrowthRecord `json:"history,omitempty"`
+
+	// QuotaRefusals are the growths a namespace ResourceQuota refused whose
+	// retry waits: until the retry interval has passed since the refusal,
+	// or until the quota changes. Only growths under the quota that refused
+	// wait; an emergency growth never waits for a planned one's refusal.
+	// +kubebuilder:validation:MaxItems=16
+	// +listType=atomic
+	// +optional
+	QuotaRefusals []QuotaRefusal `json:"quotaRefusals,omitempty"`
+}
+
+// QuotaRefusal is one refusal of a PVC patch by a ResourceQuota.
+type QuotaRefusal struct {
+	// Quota is the name of the ResourceQuota that refused.
+	Quota string `json:"quota"`
+	// StorageClass is set when what the quota limits, and exceeded, is the
+	// storage of this class only; empty when it is the namespace's storage.
+	// +optional
+	StorageClass string `json:"storageClass,omitempty"`
+	// Kind is the kind of the growth refused.
+	Kind GrowthKind `json:"kind"`
+	// PVC is the PVC whose patch was refused.
+	PVC string `json:"pvc"`
+	// Time is when the patch was refused.
+	Time metav1.Time `json:"time"`
+	// QuotaVersion is the quota's resourceVersion when it refused: once the
+	// quota changes (raised, or its usage fell), the growth is retried at once.
+	// +optional
+	QuotaVersion string `json:"quotaVersion,omitempty"`
+	// Message is the API server's words.
+	Message string `json:"message"`
 }
 
 // EffectiveSizes are the sizes per role that every PVC of that role has, or is

@@ -54,7 +54,7 @@ func parseFlags(args []string, output *os.File) (options, *zap.Options, error) {
 	flags.BoolVar(&o.leaderElect, "leader-elect", true, "Elect a leader so that only one replica reconciles (run two replicas for availability).")
 	flags.StringVar(&o.leaderElectionNamespace, "leader-election-namespace", "", "Namespace of the leader-election Lease; empty: the namespace the controller runs in.")
 	flags.DurationVar(&o.resizeTimeout, "resize-timeout", policy.DefaultResizeTimeout, "A growth still in flight this long after the PVC patch is reported as failed (ResizeFailed); 0 turns stuck detection off.")
-	flags.DurationVar(&o.quotaRetryInterval, "quota-retry-interval", policy.DefaultQuotaRetryInterval, "After a ResourceQuota refused a growth, wait this long before trying the patch again.")
+	flags.DurationVar(&o.quotaRetryInterval, "quota-retry-interval", policy.DefaultQuotaRetryInterval, "After a ResourceQuota refused a growth, wait this long before trying the patch again (a change of the quota retries at once).")
 	flags.DurationVar(&o.syncPeriod, "sync-period", 10*time.Hour, "Resync every watched object this often even without changes (a safety net; the controller requeues itself when time alone changes a decision).")
 	flags.IntVar(&o.maxConcurrentReconciles, "max-concurrent-reconciles", 4, "Policies reconciled in parallel.")
 	o.admission = admission.BindFlags(flags)

@@ -10,7 +10,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	logf "sigs.k8s.io/controller-runtime/pkg/log"
@@ -29,18 +29,15 @@ type actOutcome struct {
 	patched map[string]plan.Decision
 	// patchedAt is when the patches were made.
 	patchedAt time.Time
-	// quotaRefusal is the API server's message when a ResourceQuota refused
-	// a patch (or refused one recently and the retry interval has not
-	// passed: then no patch was attempted).
-	quotaRefusal string
-	// quotaRefusedNow is true when the refusal happened in this reconcile
-	// (rather than being remembered from status), so the retry interval
-	// restarts now.
-	quotaRefusedNow bool
-	// refused are the PVCs not patched because of the quota.
-	refused map[string]bool
-	// refusedKind is the kind of the growth the quota refused now.
-	refusedKind v1alpha1.GrowthKind
+	// refusals are the live ResourceQuota refusals after act: those
+	// remembered in status whose quota is unchanged and whose retry
+	// interval runs, and those of this reconcile (status.quotaRefusals).
+	refusals []v1alpha1.QuotaRefusal
+	// refusedNow are the refusals made in this reconcile.
+	refusedNow []v1alpha1.QuotaRefusal
+	// refused maps each PVC not patched because of a quota to the refusal
+	// that refused or held it.
+	refused map[string]v1alpha1.QuotaRefusal
 	// clusterRaised describes the Cluster sizes raised by syncClusterSpec.
 	clusterRaised []string
 	// stale is true when a patch met a PVC changed since the snapshot.
@@ -53,22 +50,21 @@ type actOutcome struct {
 // plan says to grow, raises the Cluster's sizes when asked, and emits Events. It never decides: every size comes from
 // the plan's absolute targets.
 func (r *Reconciler) act(ctx context.Context, view *clusterView, result plan.Result) actOutcome {
-	outcome := actOutcome{patched: map[string]plan.Decision{}, refused: map[string]bool{}}
+	outcome := actOutcome{patched: map[string]plan.Decision{}, refused: map[string]v1alpha1.QuotaRefusal{}}
 	if view.policy.Spec.Mode == v1alpha1.ModeDryRun {
 		return outcome
 	}
 	// First: a filesystem waiting for kubelet is the growth closest to done.
 	r.nudgeKubelet(ctx, view)
-	if len(result.Decisions) > 0 {
-		if message, waiting := r.quotaBackoff(view); waiting {
-			// A ResourceQuota refused a growth less than the retry interval
-			// ago: asking again now would only be refused again.
-			outcome.quotaRefusal = message
-			for _, decision := range result.Decisions {
-				outcome.refused[decision.PVC] = true
-			}
+	outcome.refusals = view.policy.Status.QuotaRefusals
+	if len(outcome.refusals) > 0 || len(result.Decisions) > 0 {
+		// Without the quotas, a refusal cannot be told live from lifted:
+		// nothing is patched and the reconcile is retried.
+		if quotaVersions, err := r.quotaVersions(ctx, view.policy.Namespace); err != nil {
+			outcome.err = err
 		} else {
-			r.patchPVCs(ctx, view, result.Decisions, &outcome)
+			outcome.refusals = liveRefusals(outcome.refusals, quotaVersions, view.now, r.Config.QuotaRetryInterval)
+			r.patchPVCs(ctx, view, result.Decisions, result.Budget.Actions, quotaVersions, &outcome)
 		}
 	}
 	if view.policy.Spec.SyncClusterSpec && view.cluster != nil {
@@ -81,7 +77,7 @@ func (r *Reconciler) act(ctx context.Context, view *clusterView, result plan.Res
 	return outcome
 }
 
-func (r *Reconciler) patchPVCs(ctx context.Context, view *clusterView, decisions []plan.Decision, outcome *actOutcome) {
+func (r *Reconciler) patchPVCs(ctx context.Context, view *clusterView, decisions []plan.Decision, actions []v1alpha1.BudgetAction, quotaVersions map[string]string, outcome *actOutcome) {
 	log := logf.FromContext(ctx)
 	for _, decision := range decisions {
 		pvc := view.pvcs[decision.PVC]
@@ -89,26 +85,35 @@ func (r *Reconciler) patchPVCs(ctx context.Context, view *clusterView, decisions
 			continue
 		}
 		pvcLog := log.WithValues("pvc", decision.PVC, "role", decision.Role, "from", decision.From.String(), "to", decision.To.String(), "kind", decision.Kind)
-		if outcome.quotaRefusal != "" {
-			// One refusal says enough: the other PVCs of the namespace
-			// fall under the same quota.
-			outcome.refused[decision.PVC] = true
+		if refusal := quotaHold(outcome.refusals, decision.Kind, storageClassOf(pvc)); refusal != nil {
+			// The quota that refused this kind of growth of this class is
+			// unchanged and its retry interval runs: asking again now would
+			// only be refused again.
+			outcome.refused[decision.PVC] = *refusal
 			continue
 		}
-		err := r.patchRequest(ctx, pvc, decision)
+		patchedAt := r.Clock.Now()
+		err := r.patchRequest(ctx, pvc, decision, growthOf(decision, actions, patchedAt))
 		switch {
 		case err == nil:
 			outcome.patched[decision.PVC] = decision
-			outcome.patchedAt = r.Clock.Now()
+			outcome.patchedAt = patchedAt
 			pvcLog.Info("PVC request raised", "trigger", decision.Trigger, "catchUp", decision.CatchUp)
 			r.recordGrowthEvent(view, pvc, decision)
 		case isQuotaRefusal(err):
-			outcome.quotaRefusal = apiMessage(err)
-			outcome.quotaRefusedNow = true
-			outcome.refusedKind = decision.Kind
-			outcome.refused[decision.PVC] = true
-			pvcLog.Info("ResourceQuota refused the growth; retrying later", "message", outcome.quotaRefusal, "retryIn", r.Config.QuotaRetryInterval)
-			r.recordQuotaEvent(view, pvc, decision, outcome.quotaRefusal)
+			message := apiMessage(err)
+			refusal, named := refusalOf(message, decision, view.now)
+			if !named {
+				// No quota named: hold every growth of the namespace, as
+				// the refusal cannot be told apart.
+				refusal = v1alpha1.QuotaRefusal{Kind: decision.Kind, PVC: decision.PVC, Time: metav1.NewTime(view.now.Truncate(time.Second)), Message: message}
+			}
+			refusal.QuotaVersion = quotaVersions[refusal.Quota]
+			outcome.refusals = withRefusal(outcome.refusals, refusal)
+			outcome.refusedNow = append(outcome.refusedNow, refusal)
+			outcome.refused[decision.PVC] = refusal
+			pvcLog.Info("ResourceQuota refused the growth; retrying later", "quota", refusal.Quota, "message", message, "retryIn", r.Config.QuotaRetryInterval)
+			r.recordQuotaEvent(view, pvc, decision, message)
 		case apierrors.IsConflict(err):
 			// The PVC changed since the snapshot (the cache lags a write):
 			// plan again on what is there now, soon, without an error.
@@ -124,13 +129,19 @@ func (r *Reconciler) patchPVCs(ctx context.Context, view *clusterView, decisions
 	r.observeReaction(view, outcome)
 }
 
-// patchRequest sets spec.resources.requests.storage to the plan's target.
+// patchRequest sets spec.resources.requests.storage to the plan's target
+// and, in the same patch, records the growth on the PVC (growthAnnotation),
+// so that the growth is never made without its record.
 // The resourceVersion read in the snapshot guards the patch: if the PVC
 // changed since, the patch is refused with a conflict and the next
 // reconcile plans on what is there now, so a patch never lowers a request.
-func (r *Reconciler) patchRequest(ctx context.Context, pvc *corev1.PersistentVolumeClaim, decision plan.Decision) error {
+func (r *Reconciler) patchRequest(ctx context.Context, pvc *corev1.PersistentVolumeClaim, decision plan.Decision, growth pvcGrowth) error {
+	record, err := encodeGrowth(growth)
+	if err != nil {
+		return err
+	}
 	body, err := json.Marshal(map[string]any{
-		"metadata": map[string]any{"resourceVersion": pvc.ResourceVersion},
+		"metadata": map[string]any{"resourceVersion": pvc.ResourceVersion, "annotations": map[string]any{growthAnnotation: record}},
 		"spec": map[string]any{"resources": map[string]any{"requests": map[string]any{
 			string(corev1.ResourceStorage): decision.To.String(),
 		}}},
@@ -155,21 +166,6 @@ func apiMessage(err error) string {
 		return status.Status().Message
 	}
 	return err.Error()
-}
-
-// quotaBackoff returns the remembered quota refusal while its retry interval
-// runs. The refusal lives in the Blocked condition, whose lastTransitionTime
-// is the time of the last refused attempt, so a restart keeps the backoff.
-func (r *Reconciler) quotaBackoff(view *clusterView) (string, bool) {
-	condition := meta.FindStatusCondition(view.policy.Status.Conditions, v1alpha1.ConditionBlocked)
-	if condition == nil || condition.Status != "True" || condition.Reason != reasonQuotaExceeded {
-		return "", false
-	}
-	retryAt := condition.LastTransitionTime.Add(r.Config.QuotaRetryInterval)
-	if view.now.Before(retryAt) {
-		return condition.Message, true
-	}
-	return "", false
 }
 
 // observeReaction records, per growth, the time from the newest observation

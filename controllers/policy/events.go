@@ -67,7 +67,7 @@ func (r *Reconciler) recordGrowthEvent(view *clusterView, pvc *corev1.Persistent
 }
 
 func (r *Reconciler) recordQuotaEvent(view *clusterView, pvc *corev1.PersistentVolumeClaim, decision plan.Decision, message string) {
-	note := fmt.Sprintf("growth of PVC %s to %s refused by a ResourceQuota; retrying in %s: %s",
+	note := fmt.Sprintf("growth of PVC %s to %s refused by a ResourceQuota; retrying in %s, or at once when the quota changes: %s",
 		pvc.Name, decision.To.String(), r.Config.QuotaRetryInterval, message)
 	r.onPVCAndCluster(view, pvc, corev1.EventTypeWarning, eventQuotaExceeded, eventActionGrow, note)
 }

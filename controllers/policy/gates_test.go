@@ -10,6 +10,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	v1alpha1 "github.com/pgstorage/cnpg-storage-autoscaler/apis/v1alpha1"
 	"github.com/pgstorage/cnpg-storage-autoscaler/controllers/policy"
@@ -216,4 +217,80 @@ func TestACriticalVolumeGrowsOutsideTheWindowAndAPlannedOneWaitsForIt(t *testing
 	if record := p.Status.History[1]; record.Kind != v1alpha1.GrowthPlanned || record.Role != v1alpha1.RoleWAL {
 		t.Errorf("history %+v; want a planned WAL growth", record)
 	}
+}
+
+// A planned growth's quota refusal holds neither an emergency growth nor,
+// once the quota is raised, the planned growth itself: on the real API
+// server, with the quota's status written as its controller would.
+func TestAQuotaRefusalHoldsOnlyWhatTheSameQuotaWouldRefuseAgain(t *testing.T) {
+	clock := newTestClock()
+	w := newWorld(t, clock, worldOptions{instances: 3, dataGi: 10, walGi: 2, expandable: true})
+	ctx := context.Background()
+	// 36Gi used of 37Gi: a data growth (+2Gi a PVC) is refused, one WAL
+	// growth (+1Gi) fits.
+	quota := &corev1.ResourceQuota{
+		ObjectMeta: metav1.ObjectMeta{Name: "storage", Namespace: w.namespace},
+		Spec:       corev1.ResourceQuotaSpec{Hard: corev1.ResourceList{corev1.ResourceRequestsStorage: gi(37)}},
+	}
+	must(t, env.Client.Create(ctx, quota))
+	quota.Status = corev1.ResourceQuotaStatus{
+		Hard: corev1.ResourceList{corev1.ResourceRequestsStorage: gi(37)},
+		Used: corev1.ResourceList{corev1.ResourceRequestsStorage: gi(36)},
+	}
+	must(t, env.Client.Status().Update(ctx, quota))
+
+	startController(t, w.namespace, clock, policy.Config{QuotaRetryInterval: 5 * time.Minute})
+	w.createPolicy("orders", threeInstancePolicy)
+	w.observe("orders-1", map[string]float64{"orders-1": 85, "orders-1-wal": 10})
+	w.observe("orders-2", map[string]float64{"orders-2": 40, "orders-2-wal": 10})
+	w.observe("orders-3", map[string]float64{"orders-3": 40, "orders-3-wal": 10})
+	p := w.waitForStatus("orders", "the planned growth refused", func(p *v1alpha1.StorageAutoscalePolicy) (bool, string) {
+		return conditionIs(p, v1alpha1.ConditionBlocked, true), conditionMessage(p, v1alpha1.ConditionBlocked)
+	})
+	if refusals := p.Status.QuotaRefusals; len(refusals) != 1 || refusals[0].Quota != "storage" || refusals[0].Kind != v1alpha1.GrowthPlanned ||
+		refusals[0].StorageClass != "" || refusals[0].QuotaVersion == "" {
+		t.Errorf("refusals %+v; want the planned growth refused by quota storage, which limits the namespace's storage", refusals)
+	}
+	if message := conditionMessage(p, v1alpha1.ConditionBlocked); !strings.Contains(message, "ResourceQuota storage") || !strings.Contains(message, "at once when the quota changes") {
+		t.Errorf("Blocked does not say which quota and what ends the wait: %s", message)
+	}
+
+	// A minute on, inside the retry interval, the WAL turns critical: its
+	// emergency growth is tried, not held behind the planned refusal.
+	clock.Advance(time.Minute)
+	w.observe("orders-1", map[string]float64{"orders-1": 85, "orders-1-wal": 97})
+	eventually(t, "the emergency WAL growth tried during the planned refusal's backoff", func() (bool, string) {
+		state := ""
+		grown := false
+		for _, instance := range w.instances {
+			got := request(w.pvc(instance + "-wal"))
+			state += instance + "-wal=" + got.String() + " "
+			grown = grown || got.Cmp(gi(3)) == 0
+		}
+		return grown, state
+	})
+	assertDataRequests(t, w, 10)
+
+	// The quota is raised, still inside the retry interval: every held
+	// growth is retried at once.
+	quota = &corev1.ResourceQuota{}
+	must(t, env.Client.Get(ctx, client.ObjectKey{Namespace: w.namespace, Name: "storage"}, quota))
+	quota.Spec.Hard[corev1.ResourceRequestsStorage] = gi(60)
+	must(t, env.Client.Update(ctx, quota))
+	quota.Status.Hard[corev1.ResourceRequestsStorage] = gi(60)
+	must(t, env.Client.Status().Update(ctx, quota))
+	eventually(t, "every growth once the quota was raised", func() (bool, string) {
+		state := ""
+		ok := true
+		for _, instance := range w.instances {
+			data, wal := request(w.pvc(instance)), request(w.pvc(instance+"-wal"))
+			state += fmt.Sprintf("%s=%s %s-wal=%s ", instance, data.String(), instance, wal.String())
+			ok = ok && data.Cmp(gi(12)) == 0 && wal.Cmp(gi(3)) == 0
+		}
+		return ok, state
+	})
+	w.waitForStatus("orders", "no growth held by a quota", func(p *v1alpha1.StorageAutoscalePolicy) (bool, string) {
+		return conditionIs(p, v1alpha1.ConditionBlocked, false) && len(p.Status.QuotaRefusals) == 0,
+			fmt.Sprintf("%s; refusals %+v", conditionMessage(p, v1alpha1.ConditionBlocked), p.Status.QuotaRefusals)
+	})
 }

@@ -57,7 +57,9 @@ func (r *Reconciler) buildStatus(view *clusterView, result plan.Result, outcome 
 		ObservedGeneration: policy.Generation,
 		Conditions:         slices.Clone(previous.Conditions),
 	}
-	history, kept := recordGrowths(previous.History, result.NewActions, outcome.patched)
+	// The plan's history is status.history with the growths the PVCs
+	// record and status lacks (rebuildFromPVCs).
+	history, kept := recordGrowths(view.plan.History, result.NewActions, outcome.patched)
 	finished := trackGrowths(history, view.resize, view.now, r.Config.ResizeTimeout)
 	status.History = boundHistory(history)
 	status.Budget = budgetStatus(result, kept)
@@ -81,11 +83,12 @@ func (r *Reconciler) buildStatus(view *clusterView, result plan.Result, outcome 
 		conditions.set(v1alpha1.ConditionDryRun, true, reasonDryRun, dryRunMessage(result))
 	}
 
-	switch {
-	case outcome.quotaRefusal != "" && outcome.quotaRefusedNow:
-		conditions.restart(v1alpha1.ConditionBlocked, true, reasonQuotaExceeded, outcome.quotaRefusal)
-	case outcome.quotaRefusal != "":
-		conditions.set(v1alpha1.ConditionBlocked, true, reasonQuotaExceeded, outcome.quotaRefusal)
+	status.QuotaRefusals = outcome.refusals
+	switch message := r.quotaBlockedMessage(outcome); {
+	case message != "" && len(outcome.refusedNow) > 0:
+		conditions.restart(v1alpha1.ConditionBlocked, true, reasonQuotaExceeded, message)
+	case message != "":
+		conditions.set(v1alpha1.ConditionBlocked, true, reasonQuotaExceeded, message)
 	default:
 		names, reason, gate := rowsWhere(status.Volumes, func(row v1alpha1.VolumeStatus) bool { return isBlockingGate(row.Gate) })
 		if len(names) > 0 {
@@ -142,6 +145,19 @@ func (r *Reconciler) buildStatus(view *clusterView, result plan.Result, outcome 
 	return status, finished, kept
 }
 
+// quotaBlockedMessage is the Blocked condition's message while quotas hold
+// growths of this reconcile: one line per refusal that refused or held one.
+func (r *Reconciler) quotaBlockedMessage(outcome actOutcome) string {
+	var lines []string
+	for _, name := range sortedKeys(outcome.refused) {
+		line := refusalReason(outcome.refused[name], r.Config.QuotaRetryInterval)
+		if !slices.Contains(lines, line) {
+			lines = append(lines, line)
+		}
+	}
+	return strings.Join(lines, "; ")
+}
+
 // stateOf is status.state: the most urgent thing about the policy.
 func stateOf(status v1alpha1.StorageAutoscalePolicyStatus) string {
 	is := func(conditionType string) bool { return meta.IsStatusConditionTrue(status.Conditions, conditionType) }
@@ -181,10 +197,10 @@ func (r *Reconciler) rows(view *clusterView, result plan.Result, outcome actOutc
 			grownAt := metav1.NewTime(outcome.patchedAt.Truncate(time.Second))
 			row.LastGrowth = &grownAt
 		}
-		if outcome.refused[row.PVC] {
+		if refusal, ok := outcome.refused[row.PVC]; ok {
 			row.State = v1alpha1.VolumeBlocked
 			row.Gate = reasonQuotaExceeded
-			row.Reason = fmt.Sprintf("growth refused by a ResourceQuota (retried every %s): %s", r.Config.QuotaRetryInterval, outcome.quotaRefusal)
+			row.Reason = refusalReason(refusal, r.Config.QuotaRetryInterval)
 		}
 		if message, ok := failed[row.PVC]; ok {
 			row.State = v1alpha1.VolumeBlocked
@@ -346,10 +362,7 @@ func (r *Reconciler) requeueAfter(view *clusterView, result plan.Result, status 
 		}
 	}
 	consider(growthDeadline(status.History, r.Config.ResizeTimeout))
-	if condition := meta.FindStatusCondition(status.Conditions, v1alpha1.ConditionBlocked); condition != nil &&
-		condition.Status == metav1.ConditionTrue && condition.Reason == reasonQuotaExceeded {
-		consider(condition.LastTransitionTime.Add(r.Config.QuotaRetryInterval))
-	}
+	consider(quotaRetryAt(status.QuotaRefusals, r.Config.QuotaRetryInterval))
 	if at.IsZero() {
 		return 0
 	}
@@ -418,8 +431,8 @@ func (r *Reconciler) updateMetrics(view *clusterView, result plan.Result, status
 	for _, record := range finished {
 		r.Metrics.CountGrowth(namespace, cluster, string(record.Kind), string(record.Outcome))
 	}
-	if outcome.quotaRefusedNow {
-		r.Metrics.CountGrowth(namespace, cluster, string(outcome.refusedKind), "Refused")
+	for _, refusal := range outcome.refusedNow {
+		r.Metrics.CountGrowth(namespace, cluster, string(refusal.Kind), "Refused")
 	}
 }
 

@@ -156,6 +156,7 @@ func (r *Reconciler) snapshot(ctx context.Context, policy *v1alpha1.StorageAutos
 	slices.SortFunc(view.plan.PVCs, func(a, b plan.PVC) int { return cmp.Compare(a.Name, b.Name) })
 	slices.SortFunc(view.plan.Observations, func(a, b plan.Observation) int { return cmp.Compare(a.Instance, b.Instance) })
 	slices.Sort(view.unexpandable)
+	rebuildFromPVCs(ctx, view)
 	view.instances = sortedKeys(instances)
 	view.nudge = nudgeSnapshotOf(policy, pvcs.Items, pods.Items)
 	return view, nil
