@@ -41,6 +41,8 @@ type actOutcome struct {
 	refused map[string]bool
 	// refusedKind is the kind of the growth the quota refused now.
 	refusedKind v1alpha1.GrowthKind
+	// retried are the retries whose lowering patch the API server accepted.
+	retried map[string]plan.Retry
 	// clusterRaised describes the Cluster sizes raised by syncClusterSpec.
 	clusterRaised []string
 	// stale is true when a patch met a PVC changed since the snapshot.
@@ -59,6 +61,7 @@ func (r *Reconciler) act(ctx context.Context, view *clusterView, result plan.Res
 	}
 	// First: a filesystem waiting for kubelet is the growth closest to done.
 	r.nudgeKubelet(ctx, view)
+	r.lowerRequests(ctx, view, result.Retries, &outcome)
 	if len(result.Decisions) > 0 {
 		if message, waiting := r.quotaBackoff(view); waiting {
 			// A ResourceQuota refused a growth less than the retry interval

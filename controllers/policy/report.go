@@ -58,7 +58,8 @@ func (r *Reconciler) buildStatus(view *clusterView, result plan.Result, outcome 
 		Conditions:         slices.Clone(previous.Conditions),
 	}
 	history, kept := recordGrowths(previous.History, result.NewActions, outcome.patched)
-	finished := trackGrowths(history, view.resize, view.now, r.Config.ResizeTimeout)
+	history, refused := recordRetries(history, outcome.retried, view.now)
+	finished := append(refused, trackGrowths(history, view.resize, view.now, r.Config.ResizeTimeout)...)
 	status.History = boundHistory(history)
 	status.Budget = budgetStatus(result, kept)
 	status.Pending = result.Pending
