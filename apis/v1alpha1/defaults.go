@@ -110,6 +110,9 @@ func (v *VolumePolicy) Default() {
 	if v.Cooldown.Duration == 0 {
 		v.Cooldown = metav1.Duration{Duration: DefaultCooldown}
 	}
+	if v.OnInfeasible == "" {
+		v.OnInfeasible = InfeasibleHold
+	}
 }
 
 // GrowthEnabled reports whether the rule lets its volumes grow.

@@ -257,4 +257,9 @@ type GrowthRecord struct {
 	// Message carries the storage driver's words when the growth failed.
 	// +optional
 	Message string `json:"message,omitempty"`
+	// Retry marks the one smaller try after the storage driver refused a
+	// growth as infeasible (onInfeasible: Retry): From is the refused
+	// request, To the smaller one. It is no new budget action.
+	// +optional
+	Retry bool `json:"retry,omitempty"`
 }

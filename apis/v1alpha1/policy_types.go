@@ -42,6 +42,23 @@ const (
 	SizingPerInstance Sizing = "PerInstance"
 )
 
+// InfeasibleAction says what the controller does when the storage driver
+// refuses a growth as infeasible (a quota at the storage backend, a size the
+// disk type cannot reach).
+// +kubebuilder:validation:Enum=Hold;Retry
+type InfeasibleAction string
+
+const (
+	// InfeasibleHold leaves the refused request in place and holds the PVC,
+	// with the driver's words, until a human acts.
+	InfeasibleHold InfeasibleAction = "Hold"
+	// InfeasibleRetry lowers the refused request once to a smaller growth
+	// (half the refused step, rounded up to the provider's granularity),
+	// as Kubernetes 1.34 allows (RecoverVolumeExpansionFailure); if that is
+	// refused too, the PVC is held as with Hold.
+	InfeasibleRetry InfeasibleAction = "Retry"
+)
+
 // StorageAutoscalePolicySpec is what the user asks for: which CNPG Cluster,
 // when to grow its volumes, how far, and what must hold before growing.
 // +kubebuilder:validation:XValidation:rule="self.clusterRef.name == oldSelf.clusterRef.name",message="spec.clusterRef.name cannot be changed: delete this policy and create one for the other cluster"
@@ -214,6 +231,14 @@ type VolumePolicy struct {
 	// +kubebuilder:default={}
 	// +optional
 	Forecast Forecast `json:"forecast,omitempty"`
+
+	// OnInfeasible is what happens when the storage driver refuses a growth
+	// of this role as infeasible: Hold (keep the refused request and wait for
+	// a human) or Retry (lower the request once to half the refused step,
+	// then hold if that is refused too). The retry is no new budget action.
+	// +kubebuilder:default=Hold
+	// +optional
+	OnInfeasible InfeasibleAction `json:"onInfeasible,omitempty"`
 }
 
 // Trigger holds the thresholds of planned growth; any one crossed triggers it.

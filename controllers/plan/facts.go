@@ -33,7 +33,11 @@ type volume struct {
 	observed        *v1alpha1.ObservedVolume
 	figures         usage
 	observationHold *hold
-	inFlightHold    *hold
+	// expansion is the PVC's reading of the expansion protocol.
+	expansion    Expansion
+	inFlightHold *hold
+	// retry lowers the request of a refused growth (onInfeasible: Retry).
+	retry *Retry
 
 	trigger     triggerResult
 	targetBytes int64
@@ -110,7 +114,9 @@ func (p *planner) collectVolumes() {
 		v.class = p.classes[pvc.StorageClass]
 		v.classHold = storageClassHold(pvc, v.class)
 		v.provider = resolveProvider(p.spec.Provider, v.class)
-		v.inFlightHold = inFlightHold(v)
+		v.expansion = ReadExpansion(pvc, v.lastGrowth, p.now, p.snapshot.ResizeTimeout.Duration)
+		v.inFlightHold = inFlightHold(v, p.snapshot.ResizeTimeout.Duration)
+		p.planRetry(v)
 		p.observe(v)
 		if v.observed != nil && v.rule != nil {
 			v.trigger = evaluateTriggers(v.figures, v.rule)

@@ -82,37 +82,21 @@ func storageClassHold(pvc PVC, class *StorageClass) *hold {
 	return nil
 }
 
-// resizeStatusInfeasible are the allocatedResourceStatuses values that say
-// the driver refused the growth.
-var resizeStatusInfeasible = map[string]bool{
-	"ControllerResizeInfeasible": true,
-	"NodeResizeInfeasible":       true,
-}
-
-// inFlightHold follows the Kubernetes expansion protocol: request above
-// status.capacity, any allocatedResourceStatuses value, or any resize
-// condition means the last growth has not finished; another is never
-// stacked on it.
-func inFlightHold(v *volume) *hold {
-	pvc := v.pvc
-	message := ""
-	for _, condition := range pvc.ResizeConditions {
-		if condition.Message != "" {
-			message = condition.Message
-			break
-		}
+// inFlightHold follows the Kubernetes expansion protocol as ReadExpansion
+// reads it: a growth that has not finished holds the PVC, and another is
+// never stacked on it; one that failed holds it Blocked, with the driver's
+// words.
+func inFlightHold(v *volume, timeout time.Duration) *hold {
+	reading := v.expansion
+	switch reading.Phase {
+	case ExpansionSettled:
+		return nil
+	case ExpansionInfeasible:
+		return &hold{gate: GateInFlight, reason: reasonResizeFailed(v.requestBytes, reading.Status, reading.Message), state: v1alpha1.VolumeBlocked}
+	case ExpansionStuck:
+		return &hold{gate: GateInFlight, reason: reasonResizeStuck(v.requestBytes, v.capacityBytes, reading, timeout), state: v1alpha1.VolumeBlocked}
 	}
-	switch {
-	case resizeStatusInfeasible[pvc.AllocatedResourceStatus]:
-		return &hold{gate: GateInFlight, reason: reasonResizeFailed(v.requestBytes, pvc.AllocatedResourceStatus, message), state: v1alpha1.VolumeBlocked}
-	case pvc.AllocatedResourceStatus != "":
-		return &hold{gate: GateInFlight, reason: reasonResizeInProgress(v.requestBytes, v.capacityBytes, pvc.AllocatedResourceStatus, message)}
-	case len(pvc.ResizeConditions) > 0:
-		return &hold{gate: GateInFlight, reason: reasonResizeInProgress(v.requestBytes, v.capacityBytes, pvc.ResizeConditions[0].Type, message)}
-	case v.capacityBytes > 0 && v.requestBytes > v.capacityBytes:
-		return &hold{gate: GateInFlight, reason: reasonResizeInProgress(v.requestBytes, v.capacityBytes, "", "")}
-	}
-	return nil
+	return &hold{gate: GateInFlight, reason: reasonResizeInProgress(v.requestBytes, v.capacityBytes, reading.Status, reading.Message)}
 }
 
 // cooldownHold: planned growth waits the policy cooldown; any growth, even

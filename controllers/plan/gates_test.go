@@ -201,6 +201,31 @@ func TestGates(t *testing.T) {
 			pvc: "orders-1", wantGate: GateInFlight, wantState: v1alpha1.VolumeBlocked, wantReason: "failed (ControllerResizeInfeasible): disk quota exceeded",
 		},
 		{
+			name: "in flight: a retryable resize error is in progress with the driver's words",
+			build: func(t *testing.T) Snapshot {
+				return oneInstance(t, 85, 10).pvc("orders-1", func(pvc *PVC) {
+					pvc.Request = giQuantity(60)
+					pvc.AllocatedResourceStatus = "ControllerResizeInProgress"
+					pvc.ResizeConditions = []ResizeCondition{{Type: "ControllerResizeError", Message: "Rate exceeded"}}
+				}).build()
+			},
+			pvc: "orders-1", wantGate: GateInFlight, wantState: v1alpha1.VolumeGrowing, wantReason: "resize to 60Gi in progress (capacity 50Gi, ControllerResizeInProgress): Rate exceeded",
+		},
+		{
+			name: "in flight: an error condition alone past the resize timeout is stuck, with the driver's words",
+			build: func(t *testing.T) Snapshot {
+				b := oneInstance(t, 85, 10).pvc("orders-1", func(pvc *PVC) {
+					pvc.Request = giQuantity(60)
+					pvc.LastGrowth = testNow.Add(-11 * time.Minute)
+					pvc.ResizeConditions = []ResizeCondition{{Type: "ControllerResizeError", Message: "disk quota exceeded"}}
+				})
+				b.snapshot.ResizeTimeout = metav1.Duration{Duration: 10 * time.Minute}
+				return b.build()
+			},
+			pvc: "orders-1", wantGate: GateInFlight, wantState: v1alpha1.VolumeBlocked,
+			wantReason: "resize to 60Gi stuck in ControllerResizeError for 11m (resize timeout 10m); capacity is 50Gi: disk quota exceeded",
+		},
+		{
 			name: "in flight: a filesystem kubelet has not grown yet is not grown again",
 			build: func(t *testing.T) Snapshot {
 				return oneInstance(t, 85, 10).pvc("orders-1", func(pvc *PVC) {

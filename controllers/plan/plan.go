@@ -354,6 +354,9 @@ func (p *planner) catchUp(groups []*group) {
 				continue
 			}
 			target := min(g.largestRequestBytes, v.limitBytes)
+			if p.keptBelowRefusedSize(v, target) {
+				continue
+			}
 			if v.requestBytes >= target {
 				continue
 			}

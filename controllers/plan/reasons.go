@@ -7,6 +7,8 @@ import (
 	"strings"
 	"time"
 
+	"k8s.io/apimachinery/pkg/api/resource"
+
 	v1alpha1 "github.com/pgstorage/cnpg-storage-autoscaler/apis/v1alpha1"
 )
 
@@ -152,6 +154,47 @@ func reasonResizeFailed(requestBytes int64, status, message string) string {
 		reason += ": " + message
 	}
 	return reason + "; no further growth until the storage driver's problem is fixed"
+}
+
+func reasonResizeStuck(requestBytes, capacityBytes int64, reading Expansion, timeout time.Duration) string {
+	status := reading.Status
+	if status == "" {
+		status = "waiting for the resizer"
+	}
+	reason := fmt.Sprintf("resize to %s stuck in %s for %s (resize timeout %s); capacity is %s",
+		formatBytes(requestBytes), status, formatDuration(reading.StuckFor), formatDuration(timeout), formatBytes(capacityBytes))
+	if reading.Message != "" {
+		reason += ": " + reading.Message
+	}
+	return reason
+}
+
+// Retry of an infeasible growth (onInfeasible: Retry).
+
+func reasonRefusal(reading Expansion) string {
+	message := reading.Message
+	if message == "" {
+		message = "the storage driver gave no message"
+	}
+	return fmt.Sprintf("%s: %s", reading.Status, message)
+}
+
+func reasonRetrying(refusedBytes, targetBytes, capacityBytes int64, reading Expansion, retryPath string) string {
+	return fmt.Sprintf("resize to %s refused (%s); %s is Retry: lowering the request to %s (capacity %s plus half the refused step), once",
+		formatBytes(refusedBytes), reasonRefusal(reading), retryPath, formatBytes(targetBytes), formatBytes(capacityBytes))
+}
+
+func reasonRetryRefusedToo(reason string, refused resource.Quantity, retryPath string) string {
+	return fmt.Sprintf("%s; this was the one smaller retry (%s is Retry) after %s was refused: lower the request to the capacity or fix the storage backend",
+		reason, retryPath, refused.String())
+}
+
+func reasonRetryNotOurs(reason, retryPath string) string {
+	return fmt.Sprintf("%s; %s is Retry, but this request was not set by the add-on, so it is left as it is", reason, retryPath)
+}
+
+func reasonRetryNoSmallerSize(reason string, capacityBytes int64, retryPath string) string {
+	return fmt.Sprintf("%s; %s is Retry, but no whole GiB lies between the capacity %s and the refused request", reason, retryPath, formatBytes(capacityBytes))
 }
 
 // Limit and cooldown.

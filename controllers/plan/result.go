@@ -14,6 +14,9 @@ type Result struct {
 	// Decisions are the PVC patches to make now, in a stable order. Empty
 	// in dry-run mode.
 	Decisions []Decision
+	// Retries lower the requests the storage driver refused as infeasible,
+	// once each (onInfeasible: Retry). Empty in dry-run mode.
+	Retries []Retry
 	// WouldGrow holds, in dry-run mode only, the decisions Enforce would
 	// have made.
 	WouldGrow []Decision

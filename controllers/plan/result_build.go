@@ -19,6 +19,9 @@ func (p *planner) result() Result {
 	dryRun := p.spec.Mode == v1alpha1.ModeDryRun
 	for _, v := range p.volumes {
 		row := p.row(v)
+		if v.retry != nil {
+			result.Retries = append(result.Retries, *v.retry)
+		}
 		if v.decision != nil {
 			if dryRun {
 				result.WouldGrow = append(result.WouldGrow, *v.decision)

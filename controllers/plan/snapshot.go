@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	v1alpha1 "github.com/pgstorage/cnpg-storage-autoscaler/apis/v1alpha1"
 )
@@ -35,6 +36,9 @@ type Snapshot struct {
 	// History is status.history; the latest entry naming a PVC is its last
 	// growth when that is newer than PVC.LastGrowth.
 	History []v1alpha1.GrowthRecord `json:"history,omitempty"`
+	// ResizeTimeout: a growth still in flight this long after it started
+	// has failed (ReadExpansion); 0 turns that rule off.
+	ResizeTimeout metav1.Duration `json:"resizeTimeout,omitzero"`
 }
 
 // PVC is one PersistentVolumeClaim of the cluster.
@@ -53,6 +57,10 @@ type PVC struct {
 	// AllocatedResourceStatus is status.allocatedResourceStatuses.storage
 	// (ControllerResizeInProgress, NodeResizePending, ... ), empty when none.
 	AllocatedResourceStatus string `json:"allocatedResourceStatus,omitempty"`
+	// AllocatedResources is status.allocatedResources.storage: the size the
+	// resizer last took up; zero when none. An Infeasible status is about
+	// this size, not about a request changed since.
+	AllocatedResources resource.Quantity `json:"allocatedResources,omitzero"`
 	// ResizeConditions are the PVC's resize conditions (Resizing,
 	// FileSystemResizePending, ControllerResizeError, NodeResizeError).
 	ResizeConditions []ResizeCondition `json:"resizeConditions,omitempty"`

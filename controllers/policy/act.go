@@ -10,6 +10,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -38,6 +39,8 @@ type actOutcome struct {
 	// refused maps each PVC not patched because of a quota to the refusal
 	// that refused or held it.
 	refused map[string]v1alpha1.QuotaRefusal
+	// retried are the retries whose lowering patch the API server accepted.
+	retried map[string]plan.Retry
 	// clusterRaised describes the Cluster sizes raised by syncClusterSpec.
 	clusterRaised []string
 	// stale is true when a patch met a PVC changed since the snapshot.
@@ -56,6 +59,7 @@ func (r *Reconciler) act(ctx context.Context, view *clusterView, result plan.Res
 	}
 	// First: a filesystem waiting for kubelet is the growth closest to done.
 	r.nudgeKubelet(ctx, view)
+	r.lowerRequests(ctx, view, result.Retries, &outcome)
 	outcome.refusals = view.policy.Status.QuotaRefusals
 	if len(outcome.refusals) > 0 || len(result.Decisions) > 0 {
 		// Without the quotas, a refusal cannot be told live from lifted:
@@ -93,7 +97,8 @@ func (r *Reconciler) patchPVCs(ctx context.Context, view *clusterView, decisions
 			continue
 		}
 		patchedAt := r.Clock.Now()
-		err := r.patchRequest(ctx, pvc, decision, growthOf(decision, actions, patchedAt))
+		growth := growthOf(decision, actions, patchedAt)
+		err := r.patchRequest(ctx, pvc, decision.To, &growth)
 		switch {
 		case err == nil:
 			outcome.patched[decision.PVC] = decision
@@ -135,15 +140,19 @@ func (r *Reconciler) patchPVCs(ctx context.Context, view *clusterView, decisions
 // The resourceVersion read in the snapshot guards the patch: if the PVC
 // changed since, the patch is refused with a conflict and the next
 // reconcile plans on what is there now, so a patch never lowers a request.
-func (r *Reconciler) patchRequest(ctx context.Context, pvc *corev1.PersistentVolumeClaim, decision plan.Decision, growth pvcGrowth) error {
-	record, err := encodeGrowth(growth)
-	if err != nil {
-		return err
+func (r *Reconciler) patchRequest(ctx context.Context, pvc *corev1.PersistentVolumeClaim, to resource.Quantity, growth *pvcGrowth) error {
+	metadata := map[string]any{"resourceVersion": pvc.ResourceVersion}
+	if growth != nil {
+		record, err := encodeGrowth(*growth)
+		if err != nil {
+			return err
+		}
+		metadata["annotations"] = map[string]any{growthAnnotation: record}
 	}
 	body, err := json.Marshal(map[string]any{
-		"metadata": map[string]any{"resourceVersion": pvc.ResourceVersion, "annotations": map[string]any{growthAnnotation: record}},
+		"metadata": metadata,
 		"spec": map[string]any{"resources": map[string]any{"requests": map[string]any{
-			string(corev1.ResourceStorage): decision.To.String(),
+			string(corev1.ResourceStorage): to.String(),
 		}}},
 	})
 	if err != nil {

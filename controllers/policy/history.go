@@ -100,7 +100,7 @@ func trackGrowths(history []v1alpha1.GrowthRecord, resize map[string]resizeState
 			}
 			done = false
 			stuckFor := now.Sub(record.Time.Time)
-			if state.infeasible || (timeout > 0 && stuckFor > timeout) {
+			if state.readAt(record.Time.Time, now, timeout).Failed() {
 				failure = state.failureMessage(name, record.To, stuckFor, timeout)
 				break
 			}

@@ -60,7 +60,8 @@ func (r *Reconciler) buildStatus(view *clusterView, result plan.Result, outcome 
 	// The plan's history is status.history with the growths the PVCs
 	// record and status lacks (rebuildFromPVCs).
 	history, kept := recordGrowths(view.plan.History, result.NewActions, outcome.patched)
-	finished := trackGrowths(history, view.resize, view.now, r.Config.ResizeTimeout)
+	history, refused := recordRetries(history, outcome.retried, view.now)
+	finished := append(refused, trackGrowths(history, view.resize, view.now, r.Config.ResizeTimeout)...)
 	status.History = boundHistory(history)
 	status.Budget = budgetStatus(result, kept)
 	status.Pending = result.Pending

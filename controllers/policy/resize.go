@@ -10,28 +10,25 @@ import (
 	"github.com/pgstorage/cnpg-storage-autoscaler/controllers/plan"
 )
 
-// The Kubernetes expansion protocol (KEP-1790, GA in 1.34): the resizer and
-// kubelet report progress in status.allocatedResourceStatuses and in PVC
-// conditions.
+// The PVC conditions of the Kubernetes expansion protocol (KEP-1790, GA in
+// 1.34) that resizeStateOf passes on to plan.ReadExpansion.
 const (
-	resizeControllerInProgress = corev1.PersistentVolumeClaimControllerResizeInProgress
-	resizeControllerInfeasible = corev1.PersistentVolumeClaimControllerResizeInfeasible
-	resizeNodePending          = corev1.PersistentVolumeClaimNodeResizePending
-	resizeNodeInProgress       = corev1.PersistentVolumeClaimNodeResizeInProgress
-	resizeNodeInfeasible       = corev1.PersistentVolumeClaimNodeResizeInfeasible
-
 	conditionResizing                = corev1.PersistentVolumeClaimResizing
 	conditionFileSystemResizePending = corev1.PersistentVolumeClaimFileSystemResizePending
 	conditionControllerResizeError   = corev1.PersistentVolumeClaimControllerResizeError
 	conditionNodeResizeError         = corev1.PersistentVolumeClaimNodeResizeError
 )
 
-// resizeState is where one PVC stands in the expansion protocol.
+// resizeState is where one PVC stands in the expansion protocol, as
+// plan.ReadExpansion reads it without a clock (never Stuck): the growth
+// tracking reads it again with the growth's start and the resize timeout.
 type resizeState struct {
 	request  resource.Quantity
 	capacity resource.Quantity
 	// allocated is status.allocatedResourceStatuses.storage, "" when none.
 	allocated string
+	// allocatedSize is status.allocatedResources.storage, zero when none.
+	allocatedSize resource.Quantity
 	// conditions are the resize conditions that are true, errors first (the
 	// planner reports the first message it finds).
 	conditions []plan.ResizeCondition
@@ -48,10 +45,11 @@ type resizeState struct {
 // the conditions and status.capacity alone decide.
 func resizeStateOf(pvc *corev1.PersistentVolumeClaim) resizeState {
 	state := resizeState{
-		request:  pvc.Spec.Resources.Requests[corev1.ResourceStorage],
-		capacity: pvc.Status.Capacity[corev1.ResourceStorage],
+		request:       pvc.Spec.Resources.Requests[corev1.ResourceStorage],
+		capacity:      pvc.Status.Capacity[corev1.ResourceStorage],
+		allocated:     string(pvc.Status.AllocatedResourceStatuses[corev1.ResourceStorage]),
+		allocatedSize: pvc.Status.AllocatedResources[corev1.ResourceStorage],
 	}
-	state.allocated = string(pvc.Status.AllocatedResourceStatuses[corev1.ResourceStorage])
 	var errors, progress []plan.ResizeCondition
 	for _, condition := range pvc.Status.Conditions {
 		if condition.Status != corev1.ConditionTrue {
@@ -66,36 +64,31 @@ func resizeStateOf(pvc *corev1.PersistentVolumeClaim) resizeState {
 		}
 	}
 	state.conditions = append(errors, progress...)
-	for _, condition := range state.conditions {
-		if condition.Message != "" {
-			state.message = condition.Message
-			break
-		}
+	return state.read()
+}
+
+// read sets what the state says from its facts.
+func (s resizeState) read() resizeState {
+	reading := s.readAt(time.Time{}, time.Time{}, 0)
+	s.inFlight = reading.InFlight()
+	s.infeasible = reading.Phase == plan.ExpansionInfeasible
+	s.message = reading.Message
+	s.phase = reading.Status
+	if s.phase == "" && s.inFlight {
+		s.phase = "waiting for the resizer"
 	}
-	switch corev1.ClaimResourceStatus(state.allocated) {
-	case resizeControllerInfeasible, resizeNodeInfeasible:
-		state.infeasible = true
-	case resizeControllerInProgress, resizeNodePending, resizeNodeInProgress:
-		state.inFlight = true
-	}
-	if len(errors) > 0 {
-		state.infeasible = true
-	}
-	if len(progress) > 0 {
-		state.inFlight = true
-	}
-	if !state.capacity.IsZero() && state.request.Cmp(state.capacity) > 0 {
-		state.inFlight = true
-	}
-	switch {
-	case state.allocated != "":
-		state.phase = state.allocated
-	case len(state.conditions) > 0:
-		state.phase = state.conditions[0].Type
-	case state.inFlight:
-		state.phase = "waiting for the resizer"
-	}
-	return state
+	return s
+}
+
+// readAt is plan.ReadExpansion of the PVC for a growth that started at since.
+func (s resizeState) readAt(since, now time.Time, timeout time.Duration) plan.Expansion {
+	return plan.ReadExpansion(plan.PVC{
+		Request:                 s.request,
+		Capacity:                s.capacity,
+		AllocatedResourceStatus: s.allocated,
+		AllocatedResources:      s.allocatedSize,
+		ResizeConditions:        s.conditions,
+	}, since, now, timeout)
 }
 
 // settled: nothing in flight, nothing failed.

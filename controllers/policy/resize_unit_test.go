@@ -38,7 +38,7 @@ func TestResizeStateFollowsTheExpansionProtocol(t *testing.T) {
 		{name: "a true FileSystemResizePending condition alone is in flight", pvc: pvcWith("12Gi", "12Gi", "", corev1.PersistentVolumeClaimCondition{Type: corev1.PersistentVolumeClaimFileSystemResizePending, Status: corev1.ConditionTrue}), inFlight: true},
 		{name: "a false Resizing condition is ignored", pvc: pvcWith("12Gi", "12Gi", "", corev1.PersistentVolumeClaimCondition{Type: corev1.PersistentVolumeClaimResizing, Status: corev1.ConditionFalse})},
 		{name: "ControllerResizeInfeasible is infeasible with the driver's message", pvc: pvcWith("12Gi", "10Gi", corev1.PersistentVolumeClaimControllerResizeInfeasible, driverError), inFlight: true, infeasible: true, message: "quota of the disk SKU exceeded"},
-		{name: "a ControllerResizeError condition alone is infeasible", pvc: pvcWith("12Gi", "10Gi", "", driverError), inFlight: true, infeasible: true, message: "quota of the disk SKU exceeded"},
+		{name: "a ControllerResizeError condition alone is in progress with the driver's words: the resizer retries it", pvc: pvcWith("12Gi", "10Gi", "", driverError), inFlight: true, message: "quota of the disk SKU exceeded"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -11,6 +11,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	storagev1 "k8s.io/api/storage/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -97,6 +98,8 @@ func (r *Reconciler) snapshot(ctx context.Context, policy *v1alpha1.StorageAutos
 		Budget:  policy.Status.Budget.Actions,
 		Pending: policy.Status.Pending,
 		History: policy.Status.History,
+		// The planner reads a growth's expansion as the history does.
+		ResizeTimeout: metav1.Duration{Duration: r.Config.ResizeTimeout},
 	}
 	lastGrowth := map[string]time.Time{}
 	for _, row := range policy.Status.Volumes {
@@ -113,6 +116,7 @@ func (r *Reconciler) snapshot(ctx context.Context, policy *v1alpha1.StorageAutos
 		}
 		state := resizeStateOf(pvc)
 		planPVC.AllocatedResourceStatus = state.allocated
+		planPVC.AllocatedResources = state.allocatedSize
 		planPVC.ResizeConditions = state.conditions
 		planPVC.LastGrowth = lastGrowth[pvc.Name]
 		view.pvcs[pvc.Name] = pvc
