@@ -564,6 +564,38 @@ func TestRBACIsLeastPrivilege(t *testing.T) {
 				}
 			}
 
+			// PVCs and Clusters patch only with the policies that narrow them
+			// to growing storage (and the restart annotation).
+			user := "system:serviceaccount:" + set.namespace + ":" + sa.Name
+			for _, narrow := range []struct{ group, resource, policy string }{
+				{"", "persistentvolumeclaims", "pgstorage-pvc-growth"},
+				{"postgresql.cnpg.io", "clusters", "pgstorage-cluster-storage"},
+				{"rbac.authorization.k8s.io", "roles", "pgstorage-observation-writer-rbac"},
+				{"rbac.authorization.k8s.io", "rolebindings", "pgstorage-observation-writer-rbac"},
+			} {
+				if !policyNarrows(t, objects, narrow.policy, narrow.group, narrow.resource, user) {
+					t.Errorf("the ClusterRole lets the controller write %s without the %s ValidatingAdmissionPolicy (Fail, matching the controller's requests)",
+						narrow.resource, narrow.policy)
+				}
+			}
+			// Roles and RoleBindings: RBAC cannot limit create by name (the
+			// name is not known when it is authorized), so create stands alone
+			// and every other verb is limited to the observation-writer name.
+			for _, r := range clusterRole.Rules {
+				if !slices.Contains(r.APIGroups, "rbac.authorization.k8s.io") {
+					continue
+				}
+				named := slices.Equal(r.ResourceNames, []string{admission.ObservationWriterName})
+				for _, v := range r.Verbs {
+					if v == "create" && len(r.ResourceNames) > 0 {
+						t.Errorf("create on %v with resourceNames never matches (RBAC cannot limit create by name): %+v", r.Resources, r)
+					}
+					if v != "create" && !named {
+						t.Errorf("%s on %v must be limited to resourceNames [%s]: %+v", v, r.Resources, admission.ObservationWriterName, r)
+					}
+				}
+			}
+
 			var configurationNames []string
 			for _, kind := range []string{"MutatingWebhookConfiguration", "ValidatingWebhookConfiguration"} {
 				configurationNames = append(configurationNames, one(t, objects, kind).GetName())
@@ -623,6 +655,29 @@ func narrowsPodWrites(t *testing.T, objects []*unstructured.Unstructured, user s
 			strings.Contains(checks, "labels") && vap.Spec.FailurePolicy != nil && *vap.Spec.FailurePolicy == admissionregistrationv1.Fail {
 			return true
 		}
+	}
+	return false
+}
+
+// policyNarrows: the named ValidatingAdmissionPolicy is rendered, fails
+// closed, matches the resource, and matches the controller's requests only;
+// deploy/admission's own tests prove what it allows on the API server.
+func policyNarrows(t *testing.T, objects []*unstructured.Unstructured, name, group, resource, user string) bool {
+	t.Helper()
+	for _, o := range ofKind(objects, "ValidatingAdmissionPolicy") {
+		vap := into[admissionregistrationv1.ValidatingAdmissionPolicy](t, o)
+		if vap.Name != name || vap.Spec.FailurePolicy == nil || *vap.Spec.FailurePolicy != admissionregistrationv1.Fail {
+			continue
+		}
+		matches := false
+		for _, r := range vap.Spec.MatchConstraints.ResourceRules {
+			matches = matches || (slices.Contains(r.APIGroups, group) && slices.Contains(r.Resources, resource))
+		}
+		byController := false
+		for _, c := range vap.Spec.MatchConditions {
+			byController = byController || strings.Contains(c.Expression, "== '"+user+"'")
+		}
+		return matches && byController && len(vap.Spec.Validations) > 0
 	}
 	return false
 }
