@@ -150,37 +150,86 @@ func TestInjectRules(t *testing.T) {
 }
 
 func TestEffectiveSizeRules(t *testing.T) {
-	policy := &v1alpha1.StorageAutoscalePolicy{ObjectMeta: metav1.ObjectMeta{Name: "p"}}
-	policy.Status.EffectiveSizes = v1alpha1.EffectiveSizes{
-		Data: ptr.To(resource.MustParse("10Gi")), Tablespaces: map[string]resource.Quantity{"idx": resource.MustParse("3Gi")},
+	limited := func(mutate func(p *v1alpha1.StorageAutoscalePolicy)) *v1alpha1.StorageAutoscalePolicy {
+		p := newPolicy("db", "p", "orders", clusterShape{wal: true, tablespaces: []string{"idx"}})
+		p.Spec.Volumes.Data.Limit = ptr.To(resource.MustParse("50Gi"))
+		p.Status.EffectiveSizes = v1alpha1.EffectiveSizes{
+			Data: ptr.To(resource.MustParse("10Gi")), Tablespaces: map[string]resource.Quantity{"idx": resource.MustParse("3Gi")},
+		}
+		if mutate != nil {
+			mutate(p)
+		}
+		return p
 	}
-	pvc := func(role, tablespace, request string) *corev1.PersistentVolumeClaim {
+	policy := limited(nil)
+	pvc := func(name, role, tablespace, request string) *corev1.PersistentVolumeClaim {
 		labels := map[string]string{pvcRoleLabel: role, clusterLabel: "orders"}
 		if tablespace != "" {
 			labels[tablespaceNameLabel] = tablespace
 		}
-		return cnpgPVC("db", "x", labels, request)
+		return cnpgPVC("db", name, labels, request)
 	}
+	perInstance := limited(func(p *v1alpha1.StorageAutoscalePolicy) {
+		p.Spec.Sizing = v1alpha1.SizingPerInstance
+		p.Status.Volumes = []v1alpha1.VolumeStatus{
+			{PVC: "orders-1", Instance: "orders-1", Role: v1alpha1.RoleData, Requested: ptr.To(resource.MustParse("4Gi"))},
+			{PVC: "orders-2", Instance: "orders-2", Role: v1alpha1.RoleData, Requested: ptr.To(resource.MustParse("10Gi"))},
+			{PVC: "orders-2-wal", Instance: "orders-2", Role: v1alpha1.RoleWAL, Requested: ptr.To(resource.MustParse("9Gi"))},
+		}
+	})
 	cases := []struct {
 		name   string
 		pvc    *corev1.PersistentVolumeClaim
 		policy *v1alpha1.StorageAutoscalePolicy
 		want   string // "" = unchanged
+		reason string // part of the reason, when set
 	}{
-		{"data below the effective size is raised", pvc(pvcRoleData, "", "1Gi"), policy, "10Gi"},
-		{"data at the effective size stays", pvc(pvcRoleData, "", "10Gi"), policy, ""},
-		{"data above the effective size is never lowered", pvc(pvcRoleData, "", "20Gi"), policy, ""},
-		{"WAL without an effective size yet stays", pvc(pvcRoleWAL, "", "1Gi"), policy, ""},
-		{"a tablespace is sized by its name", pvc(pvcRoleTablespace, "idx", "1Gi"), policy, "3Gi"},
-		{"another tablespace's size does not apply", pvc(pvcRoleTablespace, "other", "1Gi"), policy, ""},
-		{"no policy: unchanged", pvc(pvcRoleData, "", "1Gi"), nil, ""},
-		{"an unknown role: unchanged", pvc("PG_SOMETHING", "", "1Gi"), policy, ""},
+		{"data below the effective size is raised", pvc("x", pvcRoleData, "", "1Gi"), policy, "10Gi", ""},
+		{"data at the effective size stays", pvc("x", pvcRoleData, "", "10Gi"), policy, "", ""},
+		{"data above the effective size is never lowered", pvc("x", pvcRoleData, "", "20Gi"), policy, "", ""},
+		{"WAL without an effective size yet stays", pvc("x", pvcRoleWAL, "", "1Gi"), policy, "", ""},
+		{"a tablespace is sized by its name", pvc("x", pvcRoleTablespace, "idx", "1Gi"), policy, "3Gi", ""},
+		{"another tablespace's size does not apply", pvc("x", pvcRoleTablespace, "other", "1Gi"), policy, "", ""},
+		{"no policy: unchanged", pvc("x", pvcRoleData, "", "1Gi"), nil, "", ""},
+		{"an unknown role: unchanged", pvc("x", "PG_SOMETHING", "", "1Gi"), policy, "", ""},
+
+		{"DryRun: a new PVC keeps CNPG's request", pvc("x", pvcRoleData, "", "1Gi"),
+			limited(func(p *v1alpha1.StorageAutoscalePolicy) { p.Spec.Mode = v1alpha1.ModeDryRun }), "", "DryRun"},
+		{"the raise stops at the role's limit", pvc("x", pvcRoleData, "", "1Gi"),
+			limited(func(p *v1alpha1.StorageAutoscalePolicy) {
+				p.Spec.Volumes.Data.Limit = ptr.To(resource.MustParse("6Gi"))
+			}), "6Gi", "limit"},
+		{"a tablespace's raise stops at its byName limit", pvc("x", pvcRoleTablespace, "idx", "1Gi"),
+			limited(func(p *v1alpha1.StorageAutoscalePolicy) {
+				p.Spec.Volumes.Tablespaces.ByName = map[string]v1alpha1.VolumePolicy{"idx": {Limit: ptr.To(resource.MustParse("2Gi"))}}
+			}), "2Gi", "limit"},
+		{"a request above the limit is not lowered to it", pvc("x", pvcRoleData, "", "8Gi"),
+			limited(func(p *v1alpha1.StorageAutoscalePolicy) {
+				p.Spec.Volumes.Data.Limit = ptr.To(resource.MustParse("6Gi"))
+			}), "", ""},
+		{"a role without a limit is left alone", pvc("x", pvcRoleData, "", "1Gi"),
+			limited(func(p *v1alpha1.StorageAutoscalePolicy) { p.Spec.Volumes.Data.Limit = nil }), "", "limit"},
+		{"a role with growth disabled is left alone", pvc("x", pvcRoleData, "", "1Gi"),
+			limited(func(p *v1alpha1.StorageAutoscalePolicy) { p.Spec.Volumes.Data.Enabled = ptr.To(false) }), "", "disabled"},
+
+		{"PerInstance: a re-created PVC takes its own instance's recorded size", pvc("orders-1", pvcRoleData, "", "1Gi"), perInstance, "4Gi", "PerInstance"},
+		{"PerInstance: never the size of a peer", pvc("orders-3", pvcRoleData, "", "1Gi"), perInstance, "", "PerInstance"},
+		{"PerInstance: a WAL PVC takes its own WAL row, clamped to the WAL limit", pvc("orders-2-wal", pvcRoleWAL, "", "1Gi"), perInstance, "5Gi", "limit"},
+		{"PerInstance: the own size is clamped to the limit too", pvc("orders-2", pvcRoleData, "", "1Gi"),
+			limited(func(p *v1alpha1.StorageAutoscalePolicy) {
+				p.Spec.Sizing = v1alpha1.SizingPerInstance
+				p.Spec.Volumes.Data.Limit = ptr.To(resource.MustParse("7Gi"))
+				p.Status.Volumes = perInstance.Status.Volumes
+			}), "7Gi", "limit"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			size, ok, reason := EffectiveSize(tc.pvc, tc.policy)
 			if got := map[bool]string{true: size.String(), false: ""}[ok]; got != tc.want {
 				t.Errorf("got %q (%s), want %q", got, reason, tc.want)
+			}
+			if !strings.Contains(reason, tc.reason) {
+				t.Errorf("reason %q, want it to mention %q", reason, tc.reason)
 			}
 		})
 	}

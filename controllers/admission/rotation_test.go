@@ -3,6 +3,7 @@ package admission
 import (
 	"bytes"
 	"context"
+	"crypto/x509"
 	"fmt"
 	"testing"
 	"time"
@@ -91,4 +92,96 @@ func TestCertificateRotationWithoutAFailedCall(t *testing.T) {
 		}
 	}
 	t.Logf("%d webhook calls through the renewal, none failed", calls)
+}
+
+// The CA is renewed by the real rotator while the API server keeps calling
+// the webhooks. The rotator writes the new CA and a serving certificate it
+// signed in one Secret update; each replica serves that certificate only once
+// kubelet brings it. caBundle must therefore hold the old and the new CA
+// across the renewal: the first bundle that trusts the new CA still trusts
+// the old one, and not one call fails.
+func TestCARenewalKeepsBothCAsInTheBundle(t *testing.T) {
+	ctx := context.Background()
+	c := env.Client
+	ns := newNamespace(t, nil)
+	shape := clusterShape{}
+	must(t, c.Create(ctx, newCluster(ns, "orders", shape)))
+	must(t, c.Create(ctx, newCluster(ns, "spare", shape)))
+	must(t, c.Create(ctx, newPolicy(ns, "orders", "orders", shape)))
+
+	calls := 0
+	call := func() {
+		t.Helper()
+		calls++
+		pod := instancePod(t, newCluster(ns, "orders", shape))
+		pod.Name = fmt.Sprintf("orders-ca-%d", calls)
+		must(t, c.Create(ctx, pod))
+		if !hasSidecar(pod) {
+			t.Fatalf("call %d: pod %s admitted without the sidecar: the webhook call failed", calls, pod.Name)
+		}
+		if err := c.Create(ctx, newPolicy(ns, "spare", "spare", shape), client.DryRunAll); err != nil {
+			t.Fatalf("call %d: policy webhook: %v", calls, err)
+		}
+	}
+	call()
+
+	secret := &corev1.Secret{}
+	must(t, c.Get(ctx, client.ObjectKey{Namespace: testSecretNamespace, Name: harness.options.SecretName}, secret))
+	oldCA := firstCertificate(t, secret.Data["ca.crt"])
+	// Lose the CA: the rotator mints a new one and a serving certificate
+	// signed by it, as it does when the CA nears its end.
+	delete(secret.Data, "ca.crt")
+	delete(secret.Data, "ca.key")
+	must(t, c.Update(ctx, secret))
+
+	var newCA *x509.Certificate
+	err := wait.PollUntilContextTimeout(ctx, 50*time.Millisecond, 2*time.Minute, true, func(context.Context) (bool, error) {
+		call()
+		if newCA == nil {
+			s := &corev1.Secret{}
+			must(t, c.Get(ctx, client.ObjectKeyFromObject(secret), s))
+			if ca := s.Data["ca.crt"]; len(ca) > 0 && !firstCertificate(t, ca).Equal(oldCA) {
+				newCA = firstCertificate(t, ca)
+			}
+		}
+		for i, bundle := range caBundles(ctx, c) {
+			held := parseCertificates(bundle)
+			if newCA != nil && contains(held, newCA) && !contains(held, oldCA) {
+				t.Fatalf("caBundle %d trusts the new CA but no longer the old one, while replicas may still serve the old certificate", i)
+			}
+			if !contains(held, oldCA) && !contains(held, newCA) {
+				t.Fatalf("caBundle %d trusts neither the old nor the new CA", i)
+			}
+		}
+		if newCA == nil {
+			return false, nil
+		}
+		// Done once both bundles hold both CAs and the server serves the new certificate.
+		for _, bundle := range caBundles(ctx, c) {
+			if held := parseCertificates(bundle); !contains(held, newCA) || !contains(held, oldCA) {
+				return false, nil
+			}
+		}
+		served, err := servedCertificate(fmt.Sprintf("127.0.0.1:%d", harness.options.WebhookPort), caBundles(ctx, c)[0])
+		if err != nil {
+			return false, err
+		}
+		return served.CheckSignatureFrom(newCA) == nil, nil
+	})
+	if err != nil {
+		t.Fatalf("the CA renewal did not complete after %d calls: %v", calls, err)
+	}
+	for range 10 {
+		call()
+	}
+	t.Logf("%d webhook calls through the CA renewal, none failed", calls)
+}
+
+func firstCertificate(t *testing.T, data []byte) *x509.Certificate {
+	t.Helper()
+	certs := parseCertificates(data)
+	if len(certs) == 0 {
+		t.Fatalf("no certificate in %q", data)
+	}
+	return certs[0]
 }

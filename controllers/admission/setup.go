@@ -69,22 +69,22 @@ func Setup(mgr manager.Manager, o Options) error {
 // Rotation without a failed call: the serving certificate is renewed 90
 // days before it expires, under the same CA, so the API server accepts the
 // old and the new one alike while kubelet brings the new files to each
-// replica. The CA (10 years) is renewed with the same lookahead; that one
-// renewal replaces caBundle and the certificate together (docs/admission.md).
+// replica. The CA (10 years) is renewed with the same lookahead, in the same
+// Secret update as a serving certificate it signed; the rotator would then
+// put the new CA alone into caBundle, failing every call to a replica that
+// still serves the old certificate. So the rotator is given no webhooks, and
+// caBundleKeeper writes caBundle instead: the new CA and the old one, until
+// every replica has long had the new certificate (MergeCABundle).
 func addRotator(mgr manager.Manager, o Options) error {
 	dnsName, extra := o.certDNSNames()
 	r := &rotator.CertRotator{
-		SecretKey:      types.NamespacedName{Namespace: o.SecretNamespace, Name: o.SecretName},
-		CertDir:        o.CertDir,
-		CAName:         "cnpg-storage-autoscaler-ca",
-		CAOrganization: "pgstorage.io",
-		DNSName:        dnsName,
-		ExtraDNSNames:  extra,
-		IsReady:        make(chan struct{}),
-		Webhooks: []rotator.WebhookInfo{
-			{Name: o.MutatingWebhookName, Type: rotator.Mutating},
-			{Name: o.ValidatingWebhookName, Type: rotator.Validating},
-		},
+		SecretKey:             types.NamespacedName{Namespace: o.SecretNamespace, Name: o.SecretName},
+		CertDir:               o.CertDir,
+		CAName:                caName,
+		CAOrganization:        "pgstorage.io",
+		DNSName:               dnsName,
+		ExtraDNSNames:         extra,
+		IsReady:               make(chan struct{}),
 		FieldOwner:            "cnpg-storage-autoscaler-cert-rotator",
 		RequireLeaderElection: true,
 		ServerCertDuration:    o.ServerCertDuration,
@@ -99,7 +99,7 @@ func addRotator(mgr manager.Manager, o Options) error {
 	if err := rotator.AddRotator(mgr, r); err != nil {
 		return fmt.Errorf("add webhook certificate rotator for Secret %s/%s: %w", o.SecretNamespace, o.SecretName, err)
 	}
-	return nil
+	return addCABundleKeeper(mgr, o)
 }
 
 // servingGate starts the webhook server once CertDir holds a usable key

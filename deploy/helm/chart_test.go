@@ -199,13 +199,17 @@ func TestCertificates(t *testing.T) {
 				}
 				return
 			}
-			if !certManagerFlag || len(secrets) != 0 || len(certificates) != 1 {
-				t.Fatalf("cert-manager: want --cert-manager, no Secret, one Certificate; got flag %v, %d Secrets, %d Certificates",
-					certManagerFlag, len(secrets), len(certificates))
+			if !certManagerFlag || len(secrets) != 0 {
+				t.Fatalf("cert-manager: want --cert-manager and no Secret; got flag %v, %d Secrets", certManagerFlag, len(secrets))
 			}
-			certificate := certificates[0]
-			if got, _, _ := unstructuredString(certificate.Object, "spec", "secretName"); got != secretName {
-				t.Errorf("Certificate writes Secret %q, the controller reads %q", got, secretName)
+			var certificate *unstructured.Unstructured
+			for _, c := range certificates {
+				if got, _, _ := unstructuredString(c.Object, "spec", "secretName"); got == secretName {
+					certificate = c
+				}
+			}
+			if certificate == nil {
+				t.Fatalf("no Certificate writes Secret %q, which the controller reads", secretName)
 			}
 			dnsNames, _, _ := unstructuredStrings(certificate.Object, "spec", "dnsNames")
 			wantDNS := releaseName + "-webhook." + set.namespace + ".svc"
@@ -220,6 +224,76 @@ func TestCertificates(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestCertManagerChainKeepsTheCA: without an issuerRef the chart builds
+// cert-manager's documented CA chain (self-signed Issuer -> CA Certificate
+// -> CA Issuer -> serving Certificate), so renewing the serving certificate
+// (a new key every time) never changes the CA that caBundle holds. A
+// self-signed serving certificate would be its own CA: every renewal would
+// change it while caBundle lags, and the fail-open pod webhook would skip
+// injections unseen. The CA keeps its key across its own renewals, so a
+// renewed CA still verifies the certificates the old one signed.
+func TestCertManagerChainKeepsTheCA(t *testing.T) {
+	objects := render(t, releaseNamespace, map[string]any{"certManager": map[string]any{"enabled": true}})
+	issuers := map[string]*unstructured.Unstructured{}
+	for _, o := range ofKind(objects, "Issuer") {
+		issuers[o.GetName()] = o
+	}
+	certificates := map[string]*unstructured.Unstructured{}
+	for _, o := range ofKind(objects, "Certificate") {
+		secret, _, _ := unstructuredString(o.Object, "spec", "secretName")
+		certificates[secret] = o
+	}
+	issuerOf := func(c *unstructured.Unstructured) *unstructured.Unstructured {
+		name, _, _ := unstructuredString(c.Object, "spec", "issuerRef", "name")
+		kind, _, _ := unstructuredString(c.Object, "spec", "issuerRef", "kind")
+		if kind != "Issuer" || issuers[name] == nil {
+			t.Fatalf("Certificate %s is issued by %s %q, not by an Issuer of the chart", c.GetName(), kind, name)
+		}
+		return issuers[name]
+	}
+	serving := certificates[releaseName+"-webhook-tls"]
+	if serving == nil {
+		t.Fatalf("no serving Certificate for Secret %s-webhook-tls; Certificates by Secret: %v", releaseName, keys(certificates))
+	}
+	if isCA, _, _ := unstructured.NestedBool(serving.Object, "spec", "isCA"); isCA {
+		t.Errorf("the serving Certificate must not be a CA")
+	}
+	caIssuer := issuerOf(serving)
+	caSecret, found, _ := unstructuredString(caIssuer.Object, "spec", "ca", "secretName")
+	if !found {
+		t.Fatalf("the serving Certificate's Issuer %s is not a CA Issuer: %v", caIssuer.GetName(), caIssuer.Object["spec"])
+	}
+	ca := certificates[caSecret]
+	if ca == nil {
+		t.Fatalf("no Certificate writes the CA Secret %s", caSecret)
+	}
+	if isCA, _, _ := unstructured.NestedBool(ca.Object, "spec", "isCA"); !isCA {
+		t.Errorf("Certificate %s (the CA) lacks isCA: true", ca.GetName())
+	}
+	if policy, _, _ := unstructuredString(ca.Object, "spec", "privateKey", "rotationPolicy"); policy != "Never" {
+		t.Errorf("the CA's privateKey.rotationPolicy is %q, want Never: a renewed CA must keep its key", policy)
+	}
+	root := issuerOf(ca)
+	if _, found, _ := unstructured.NestedMap(root.Object, "spec", "selfSigned"); !found {
+		t.Errorf("the CA Certificate's Issuer %s is not self-signed: %v", root.GetName(), root.Object["spec"])
+	}
+	want := releaseNamespace + "/" + serving.GetName()
+	for _, kind := range []string{"MutatingWebhookConfiguration", "ValidatingWebhookConfiguration"} {
+		if got := one(t, objects, kind).GetAnnotations()["cert-manager.io/inject-ca-from"]; got != want {
+			t.Errorf("%s inject-ca-from %q, want the serving Certificate %q (cert-manager injects its ca.crt: the CA)", kind, got, want)
+		}
+	}
+}
+
+func keys[V any](m map[string]V) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	slices.Sort(out)
+	return out
 }
 
 // TestContainersAreNonRootAndReadOnly: every container of the chart meets
@@ -490,6 +564,38 @@ func TestRBACIsLeastPrivilege(t *testing.T) {
 				}
 			}
 
+			// PVCs and Clusters patch only with the policies that narrow them
+			// to growing storage (and the restart annotation).
+			user := "system:serviceaccount:" + set.namespace + ":" + sa.Name
+			for _, narrow := range []struct{ group, resource, policy string }{
+				{"", "persistentvolumeclaims", "pgstorage-pvc-growth"},
+				{"postgresql.cnpg.io", "clusters", "pgstorage-cluster-storage"},
+				{"rbac.authorization.k8s.io", "roles", "pgstorage-observation-writer-rbac"},
+				{"rbac.authorization.k8s.io", "rolebindings", "pgstorage-observation-writer-rbac"},
+			} {
+				if !policyNarrows(t, objects, narrow.policy, narrow.group, narrow.resource, user) {
+					t.Errorf("the ClusterRole lets the controller write %s without the %s ValidatingAdmissionPolicy (Fail, matching the controller's requests)",
+						narrow.resource, narrow.policy)
+				}
+			}
+			// Roles and RoleBindings: RBAC cannot limit create by name (the
+			// name is not known when it is authorized), so create stands alone
+			// and every other verb is limited to the observation-writer name.
+			for _, r := range clusterRole.Rules {
+				if !slices.Contains(r.APIGroups, "rbac.authorization.k8s.io") {
+					continue
+				}
+				named := slices.Equal(r.ResourceNames, []string{admission.ObservationWriterName})
+				for _, v := range r.Verbs {
+					if v == "create" && len(r.ResourceNames) > 0 {
+						t.Errorf("create on %v with resourceNames never matches (RBAC cannot limit create by name): %+v", r.Resources, r)
+					}
+					if v != "create" && !named {
+						t.Errorf("%s on %v must be limited to resourceNames [%s]: %+v", v, r.Resources, admission.ObservationWriterName, r)
+					}
+				}
+			}
+
 			var configurationNames []string
 			for _, kind := range []string{"MutatingWebhookConfiguration", "ValidatingWebhookConfiguration"} {
 				configurationNames = append(configurationNames, one(t, objects, kind).GetName())
@@ -549,6 +655,29 @@ func narrowsPodWrites(t *testing.T, objects []*unstructured.Unstructured, user s
 			strings.Contains(checks, "labels") && vap.Spec.FailurePolicy != nil && *vap.Spec.FailurePolicy == admissionregistrationv1.Fail {
 			return true
 		}
+	}
+	return false
+}
+
+// policyNarrows: the named ValidatingAdmissionPolicy is rendered, fails
+// closed, matches the resource, and matches the controller's requests only;
+// deploy/admission's own tests prove what it allows on the API server.
+func policyNarrows(t *testing.T, objects []*unstructured.Unstructured, name, group, resource, user string) bool {
+	t.Helper()
+	for _, o := range ofKind(objects, "ValidatingAdmissionPolicy") {
+		vap := into[admissionregistrationv1.ValidatingAdmissionPolicy](t, o)
+		if vap.Name != name || vap.Spec.FailurePolicy == nil || *vap.Spec.FailurePolicy != admissionregistrationv1.Fail {
+			continue
+		}
+		matches := false
+		for _, r := range vap.Spec.MatchConstraints.ResourceRules {
+			matches = matches || (slices.Contains(r.APIGroups, group) && slices.Contains(r.Resources, resource))
+		}
+		byController := false
+		for _, c := range vap.Spec.MatchConditions {
+			byController = byController || strings.Contains(c.Expression, "== '"+user+"'")
+		}
+		return matches && byController && len(vap.Spec.Validations) > 0
 	}
 	return false
 }

@@ -134,3 +134,7 @@ func cnpgCRDDir() (string, error) {
 	}
 	return filepath.Join(mod.Dir, "config", "crd", "bases"), nil
 }
+
+// CNPGCRDDir is the directory of the CNPG CRDs the test API server installs
+// (those of the CNPG module the product pins).
+func CNPGCRDDir() (string, error) { return cnpgCRDDir() }

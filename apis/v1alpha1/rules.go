@@ -1,0 +1,23 @@
+package v1alpha1
+
+// RuleFor returns the rule that governs the volumes of one role (a
+// tablespace's by name, else the tablespaces' default) and the field path
+// that spells it, for reasons. rule is nil when the policy has none; path
+// then names where it would go. An unknown role has neither.
+func (v *VolumesSpec) RuleFor(role VolumeRole, tablespace string) (path string, rule *VolumePolicy) {
+	switch role {
+	case RoleData:
+		return "spec.volumes.data", &v.Data
+	case RoleWAL:
+		return "spec.volumes.wal", v.WAL
+	case RoleTablespace:
+		if v.Tablespaces == nil {
+			return "spec.volumes.tablespaces", nil
+		}
+		if byName, found := v.Tablespaces.ByName[tablespace]; found {
+			return "spec.volumes.tablespaces.byName." + tablespace, &byName
+		}
+		return "spec.volumes.tablespaces.default", v.Tablespaces.Default
+	}
+	return "", nil
+}
