@@ -28,6 +28,7 @@ type Recorder struct {
 	reconcileDuration   prometheus.Histogram
 	budgetRemaining     *prometheus.GaugeVec
 	kubeletNudges       *prometheus.CounterVec
+	rejected            *prometheus.CounterVec
 
 	// reported remembers which PVCs and gates each cluster's series were
 	// set for, so that a PVC or gate that went away loses its series.
@@ -109,11 +110,16 @@ func New(registerer prometheus.Registerer) (*Recorder, error) {
 			Namespace: namespace, Name: "kubelet_nudges_total",
 			Help: "Instance pods annotated so that kubelet grows a filesystem waiting in NodeResizePending now, by outcome (Nudged|Failed).",
 		}, []string{"namespace", "cluster", "outcome"}),
+		rejected: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: namespace, Name: "observations_rejected_total",
+			Help: "StorageObservations ignored because they disagree with their pod, counted once per observation and reason " +
+				"(ForeignInstance|PodNotFound|ForeignCluster|PodUIDMismatch|PVCNotMounted|FromTheFuture); see the policy's ObservationsRejected condition.",
+		}, []string{"namespace", "cluster", "reason"}),
 		reported: map[clusterKey]reportedSeries{},
 	}
 	for _, collector := range []prometheus.Collector{
 		r.volumeCapacityBytes, r.volumeUsedBytes, r.volumeFreeBytes, r.volumeTimeToFull,
-		r.growths, r.blocked, r.reactionLatency, r.reconcileDuration, r.budgetRemaining, r.kubeletNudges,
+		r.growths, r.blocked, r.reactionLatency, r.reconcileDuration, r.budgetRemaining, r.kubeletNudges, r.rejected,
 	} {
 		if err := registerer.Register(collector); err != nil {
 			return nil, fmt.Errorf("register controller metrics: %w", err)
@@ -144,6 +150,15 @@ func (r *Recorder) CountGrowth(namespace, cluster, kind, outcome string) {
 		return
 	}
 	r.growths.WithLabelValues(namespace, cluster, kind, outcome).Inc()
+}
+
+// CountObservationRejected counts an observation the controller ignores,
+// by why (the policy's ObservationsRejected condition says which).
+func (r *Recorder) CountObservationRejected(namespace, cluster, reason string) {
+	if r == nil {
+		return
+	}
+	r.rejected.WithLabelValues(namespace, cluster, reason).Inc()
 }
 
 // CountNudge counts one kubelet nudge (a pod annotation patch) by outcome.
