@@ -13,6 +13,7 @@ const (
 	ConditionBlocked                   = "Blocked"
 	ConditionLimitReached              = "LimitReached"
 	ConditionObservationsStale         = "ObservationsStale"
+	ConditionObservationsRejected      = "ObservationsRejected"
 	ConditionSidecarMissing            = "SidecarMissing"
 	ConditionResizeInProgress          = "ResizeInProgress"
 	ConditionResizeFailed              = "ResizeFailed"
@@ -77,8 +78,9 @@ type StorageAutoscalePolicyStatus struct {
 	State string `json:"state,omitempty"`
 
 	// Conditions: Ready, Active, DryRun, Blocked, LimitReached,
-	// ObservationsStale, SidecarMissing, ResizeInProgress, ResizeFailed,
-	// StorageClassNotExpandable, BudgetExhausted, Conflict.
+	// ObservationsStale, ObservationsRejected, SidecarMissing,
+	// ResizeInProgress, ResizeFailed, StorageClassNotExpandable,
+	// BudgetExhausted, Conflict.
 	// +listType=map
 	// +listMapKey=type
 	// +optional

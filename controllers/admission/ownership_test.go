@@ -22,7 +22,9 @@ import (
 
 // Real pod-bound ServiceAccount tokens, RBAC granted by the controller's
 // reconciler, and the shipped ValidatingAdmissionPolicy: pod A writes its
-// own observation and is denied pod B's; the grant goes with the last policy.
+// own observation and is denied pod B's, and every forgery of its own
+// (another instance's name or another pod's UID in spec, issue 19); the
+// grant goes with the last policy.
 func TestObservationOwnership(t *testing.T) {
 	ctx := context.Background()
 	c := env.Client
@@ -38,14 +40,15 @@ func TestObservationOwnership(t *testing.T) {
 	must(t, c.Create(ctx, podB))
 	asPodA := clientWithToken(t, ns, "orders", podA)
 
-	observation := func(name string) *v1alpha1.StorageObservation {
+	// observation is what pod's sidecar writes: its name, its UID.
+	observation := func(pod *corev1.Pod) *v1alpha1.StorageObservation {
 		return &v1alpha1.StorageObservation{
-			ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns},
-			Spec:       v1alpha1.StorageObservationSpec{Cluster: "orders", Instance: name, PodUID: "uid-" + name},
+			ObjectMeta: metav1.ObjectMeta{Name: pod.Name, Namespace: ns},
+			Spec:       v1alpha1.StorageObservationSpec{Cluster: "orders", Instance: pod.Name, PodUID: string(pod.UID)},
 		}
 	}
 	// Without a policy in the namespace there is no grant.
-	if err := asPodA.Create(ctx, observation(podA.Name)); !apierrors.IsForbidden(err) {
+	if err := asPodA.Create(ctx, observation(podA)); !apierrors.IsForbidden(err) {
 		t.Fatalf("pod A wrote an observation without any policy in the namespace: %v", err)
 	}
 
@@ -57,19 +60,58 @@ func TestObservationOwnership(t *testing.T) {
 	})
 	var own *v1alpha1.StorageObservation
 	waitFor(t, "pod A allowed to create its own observation", func() bool {
-		own = observation(podA.Name)
+		own = observation(podA)
 		return asPodA.Create(ctx, own) == nil
 	})
 	own.Status.Error = "status written by pod A"
 	must(t, asPodA.Status().Update(ctx, own))
 
-	err := asPodA.Create(ctx, observation(podB.Name))
+	err := asPodA.Create(ctx, observation(podB))
 	if err == nil || !apierrors.IsForbidden(err) ||
 		!strings.Contains(err.Error(), "a pod may write only the StorageObservation named after itself: pod orders-1 may not write StorageObservation orders-2") {
 		t.Fatalf("pod A creating pod B's observation: %v", err)
 	}
+
+	// The attack of issue 19: pod A deletes its own observation (allowed)
+	// and re-creates it, under its own name, claiming to be another
+	// instance or another pod.
+	must(t, asPodA.Delete(ctx, own))
+	foreignInstance := observation(podA)
+	foreignInstance.Spec.Instance = podB.Name
+	foreignUID := observation(podA)
+	foreignUID.Spec.PodUID = string(podB.UID)
+	for name, forgery := range map[string]struct {
+		object *v1alpha1.StorageObservation
+		want   string
+	}{
+		"another instance in spec.instance": {foreignInstance,
+			"pod orders-1 may write only an observation whose spec.instance is orders-1, not orders-2"},
+		"another pod's UID in spec.podUID": {foreignUID,
+			"pod orders-1 (UID " + string(podA.UID) + ") may write only an observation whose spec.podUID is its own, not " + string(podB.UID)},
+	} {
+		err := asPodA.Create(ctx, forgery.object)
+		if !apierrors.IsForbidden(err) || !strings.Contains(err.Error(), forgery.want) {
+			t.Errorf("pod A creating its observation with %s: %v; want Forbidden saying %q", name, err, forgery.want)
+		}
+	}
+
+	// An observation under pod A's name written by someone else (an admin,
+	// or the one a previous pod of that name left): pod A may not write its
+	// status, but may delete it, as its sidecar does before writing its own.
+	leftOver := observation(podA)
+	leftOver.Spec.PodUID = "uid-of-a-previous-pod"
+	must(t, c.Create(ctx, leftOver))
+	leftOver.Status.Error = "written by pod A into another pod's observation"
+	if err := asPodA.Status().Update(ctx, leftOver); !apierrors.IsForbidden(err) ||
+		!strings.Contains(err.Error(), "spec.podUID is its own, not uid-of-a-previous-pod") {
+		t.Errorf("pod A updated the status of an observation with another pod's UID: %v", err)
+	}
+	must(t, asPodA.Delete(ctx, leftOver))
+	own = observation(podA)
+	must(t, asPodA.Create(ctx, own))
+
 	// The controller and humans are not pod-bound: the admin writes B's.
-	theirs := observation(podB.Name)
+	theirs := observation(podB)
 	must(t, c.Create(ctx, theirs))
 	theirs.Status.Error = "forged by pod A"
 	if err := asPodA.Status().Update(ctx, theirs); !apierrors.IsForbidden(err) {
@@ -115,6 +157,9 @@ func clientWithToken(t *testing.T, namespace, serviceAccount string, pod *corev1
 	must(t, err)
 	if got := review.Status.UserInfo.Extra["authentication.kubernetes.io/pod-name"]; len(got) != 1 || got[0] != pod.Name {
 		t.Fatalf("token of %s carries pod-name %v", pod.Name, got)
+	}
+	if got := review.Status.UserInfo.Extra["authentication.kubernetes.io/pod-uid"]; len(got) != 1 || got[0] != string(live.UID) {
+		t.Fatalf("token of %s (UID %s) carries pod-uid %v", pod.Name, live.UID, got)
 	}
 	return c
 }

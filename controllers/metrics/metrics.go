@@ -31,6 +31,7 @@ const (
 	LabelOutcome    = "outcome"
 	LabelCondition  = "condition"
 	LabelCause      = "cause"
+	LabelReason     = "reason"
 )
 
 // Recorder updates the controller's metrics.
@@ -51,6 +52,7 @@ type Recorder struct {
 	volumeInodesFree    *prometheus.GaugeVec
 	policyCondition     *prometheus.GaugeVec
 	walUnsafe           *prometheus.GaugeVec
+	rejected            *prometheus.CounterVec
 
 	// reported remembers which PVCs and gates each cluster's series were
 	// set for, so that a PVC or gate that went away loses its series.
@@ -179,12 +181,17 @@ func New(registerer prometheus.Registerer) (*Recorder, error) {
 			Namespace: namespace, Name: "wal_unsafe",
 			Help: "1 while the primary's WAL health stops the WAL safety gate, by cause (ArchiveFailing|SlotRetention|Unknown); absent while it is fine.",
 		}, []string{LabelNamespace, LabelCluster, LabelCause}),
+		rejected: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: namespace, Name: "observations_rejected_total",
+			Help: "StorageObservations ignored because they disagree with their pod, counted once per observation and reason " +
+				"(ForeignInstance|PodNotFound|ForeignCluster|PodUIDMismatch|PVCNotMounted|FromTheFuture); see the policy's ObservationsRejected condition.",
+		}, []string{LabelNamespace, LabelCluster, LabelReason}),
 		reported: map[clusterKey]reportedSeries{},
 	}
 	for _, collector := range []prometheus.Collector{
 		r.volumeCapacityBytes, r.volumeUsedBytes, r.volumeFreeBytes, r.volumeTimeToFull,
 		r.growths, r.blocked, r.reactionLatency, r.reconcileDuration, r.budgetRemaining, r.kubeletNudges,
-		r.volumeState, r.volumeCriticalRatio, r.volumeInodesTotal, r.volumeInodesFree, r.policyCondition, r.walUnsafe,
+		r.volumeState, r.volumeCriticalRatio, r.volumeInodesTotal, r.volumeInodesFree, r.policyCondition, r.walUnsafe, r.rejected,
 	} {
 		if err := registerer.Register(collector); err != nil {
 			return nil, fmt.Errorf("register controller metrics: %w", err)
@@ -215,6 +222,15 @@ func (r *Recorder) CountGrowth(namespace, cluster, kind, outcome string) {
 		return
 	}
 	r.growths.WithLabelValues(namespace, cluster, kind, outcome).Inc()
+}
+
+// CountObservationRejected counts an observation the controller ignores,
+// by why (the policy's ObservationsRejected condition says which).
+func (r *Recorder) CountObservationRejected(namespace, cluster, reason string) {
+	if r == nil {
+		return
+	}
+	r.rejected.WithLabelValues(namespace, cluster, reason).Inc()
 }
 
 // CountNudge counts one kubelet nudge (a pod annotation patch) by outcome.

@@ -57,6 +57,7 @@ func TestANilRecorderRecordsNothing(t *testing.T) {
 	recorder.ObserveReaction("planned", 1)
 	recorder.CountGrowth("db", "orders", "planned", "Started")
 	recorder.CountNudge("db", "orders", "Nudged")
+	recorder.CountObservationRejected("db", "orders", "ForeignInstance")
 	recorder.SetBudget("db", "orders", 1, 1)
 	recorder.SetCluster("db", "orders", nil, nil)
 	recorder.SetConditions("db", "orders", nil)

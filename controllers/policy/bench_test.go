@@ -102,9 +102,23 @@ func (f *fleet) createCluster(index int) error {
 			pvc, role, tablespace string
 			sizeGi                int64
 		}{{instance, "PG_DATA", "", 10}, {instance + "-wal", "PG_WAL", "", 2}, {instance + "-tbs-idx", "PG_TABLESPACE", "idx", 5}}
+		// The pod first: the controller believes an observation only when
+		// it agrees with the pod (UID, the PVCs it mounts).
+		pod := &corev1.Pod{
+			ObjectMeta: metav1.ObjectMeta{Name: instance, Namespace: f.namespace, Labels: map[string]string{
+				"cnpg.io/cluster": name, "cnpg.io/instanceName": instance, "cnpg.io/podRole": "instance"}},
+			Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "postgres", Image: "postgres:15"}}},
+		}
+		for _, claim := range []string{instance, instance + "-wal", instance + "-tbs-idx"} {
+			pod.Spec.Volumes = append(pod.Spec.Volumes, corev1.Volume{Name: claim,
+				VolumeSource: corev1.VolumeSource{PersistentVolumeClaim: &corev1.PersistentVolumeClaimVolumeSource{ClaimName: claim}}})
+		}
+		if err := c.Create(ctx, pod); err != nil {
+			return err
+		}
 		observation := &v1alpha1.StorageObservation{
 			ObjectMeta: metav1.ObjectMeta{Name: instance, Namespace: f.namespace, Labels: map[string]string{"cnpg.io/cluster": name}},
-			Spec:       v1alpha1.StorageObservationSpec{Cluster: name, Instance: instance, PodUID: "uid-" + instance},
+			Spec:       v1alpha1.StorageObservationSpec{Cluster: name, Instance: instance, PodUID: string(pod.UID)},
 		}
 		observedAt := metav1.NewMicroTime(f.clock.Now())
 		observation.Status = v1alpha1.StorageObservationStatus{ObservedAt: &observedAt, Role: v1alpha1.InstanceReplica,
@@ -142,14 +156,6 @@ func (f *fleet) createCluster(index int) error {
 		}
 		observation.Status = status
 		if err := c.Status().Update(ctx, observation); err != nil {
-			return err
-		}
-		pod := &corev1.Pod{
-			ObjectMeta: metav1.ObjectMeta{Name: instance, Namespace: f.namespace, Labels: map[string]string{
-				"cnpg.io/cluster": name, "cnpg.io/instanceName": instance, "cnpg.io/podRole": "instance"}},
-			Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "postgres", Image: "postgres:15"}}},
-		}
-		if err := c.Create(ctx, pod); err != nil {
 			return err
 		}
 	}
@@ -342,7 +348,7 @@ func (w *world) observeNow(instance string, usedPercent float64) time.Time {
 	if err := env.Client.Get(ctx, key, observation); err != nil {
 		observation = &v1alpha1.StorageObservation{
 			ObjectMeta: metav1.ObjectMeta{Name: instance, Namespace: w.namespace},
-			Spec:       v1alpha1.StorageObservationSpec{Cluster: "orders", Instance: instance, PodUID: "uid"},
+			Spec:       v1alpha1.StorageObservationSpec{Cluster: "orders", Instance: instance, PodUID: w.podUID(instance)},
 		}
 		must(w.t, env.Client.Create(ctx, observation))
 	}

@@ -40,6 +40,8 @@ const (
 	reasonInFlight        = "ResizeInProgress"
 	reasonStale           = "ObservationsStale"
 	reasonFresh           = "ObservationsFresh"
+	reasonRejected        = "ObservationsRejected"
+	reasonAllTrusted      = "ObservationsTrusted"
 	reasonSidecarMissing  = "SidecarMissing"
 	reasonNotExpandable   = "StorageClassNotExpandable"
 	reasonExpandable      = "StorageClassesExpandable"
@@ -104,12 +106,27 @@ func staleMessage(view *clusterView, stale []string) string {
 				age = rounded + time.Second
 			}
 			parts = append(parts, fmt.Sprintf("%s (last observed %s ago)", instance, age))
+		} else if rejected, ok := rejectionOf(view.rejected, instance); ok {
+			parts = append(parts, fmt.Sprintf("%s (its observation is ignored: %s, see condition %s)",
+				instance, rejected.Reason, v1alpha1.ConditionObservationsRejected))
 		} else {
 			parts = append(parts, instance+" (never observed)")
 		}
 	}
 	return fmt.Sprintf("no observation newer than observationMaxAge %s from %s: their volumes are not grown on stale data; check the probe sidecar of those pods",
 		view.policy.Spec.ObservationMaxAge.Duration, strings.Join(parts, ", "))
+}
+
+// setRejectedCondition is ObservationsRejected: the observations the
+// controller ignores because they disagree with their pod. A condition of
+// its own, not a part of ObservationsStale: a stale instance asks for a
+// look at its sidecar, a rejected observation for a look at who wrote it.
+func setRejectedCondition(conditions conditionSetter, view *clusterView) {
+	if len(view.rejected) > 0 {
+		conditions.set(v1alpha1.ConditionObservationsRejected, true, reasonRejected, rejectedMessage(view.rejected))
+	} else {
+		conditions.set(v1alpha1.ConditionObservationsRejected, false, reasonAllTrusted, "every observation agrees with its pod")
+	}
 }
 
 // notExpandableMessage names each class that cannot expand and its PVCs.

@@ -5,6 +5,8 @@ import (
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 
 	v1alpha1 "github.com/pgstorage/cnpg-storage-autoscaler/apis/v1alpha1"
@@ -23,10 +25,12 @@ const (
 	eventStorageClassFixed     = v1alpha1.ConditionStorageClassNotExpandable
 	eventClusterSpecSynced     = "ClusterSpecSynced"
 	eventKubeletNudged         = "KubeletNudged"
+	eventObservationRejected   = "ObservationRejected"
 	eventActionGrow            = "Grow"
 	eventActionTrackResize     = "TrackResize"
 	eventActionSyncClusterSpec = "SyncClusterSpec"
 	eventActionNudgeKubelet    = "NudgeKubelet"
+	eventActionReadObservation = "ReadObservation"
 )
 
 // maxEventNote is the events.k8s.io/v1 limit on an Event's note.
@@ -127,4 +131,25 @@ func roleName(role v1alpha1.VolumeRole, tablespace string) string {
 		return "tablespace " + tablespace
 	}
 	return string(role)
+}
+
+// recordRejections tells, once, about each observation rejected now that
+// the policy's previous status did not already name for the same reason:
+// a Warning Event on the policy (the observation is the related object) and
+// a count in pgstorage_observations_rejected_total. Called after the status
+// that names them is written, so a failed write does not count twice.
+func (r *Reconciler) recordRejections(view *clusterView) {
+	previous := ""
+	if condition := meta.FindStatusCondition(view.policy.Status.Conditions, v1alpha1.ConditionObservationsRejected); condition != nil &&
+		condition.Status == metav1.ConditionTrue {
+		previous = condition.Message
+	}
+	for _, rejected := range view.rejected {
+		if strings.Contains(previous, rejected.Message) {
+			continue
+		}
+		r.event(view.policy, rejected.object, corev1.EventTypeWarning, eventObservationRejected, eventActionReadObservation,
+			rejected.Message+": ignored as if absent")
+		r.Metrics.CountObservationRejected(view.policy.Namespace, view.policy.Spec.ClusterRef.Name, rejected.Reason)
+	}
 }

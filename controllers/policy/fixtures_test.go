@@ -193,7 +193,7 @@ func (w *world) observe(instance string, usedPercent map[string]float64) {
 	if err := c.Get(ctx, key, observation); apierrors.IsNotFound(err) {
 		observation = &v1alpha1.StorageObservation{
 			ObjectMeta: metav1.ObjectMeta{Name: instance, Namespace: w.namespace, Labels: map[string]string{"cnpg.io/cluster": "orders"}},
-			Spec:       v1alpha1.StorageObservationSpec{Cluster: "orders", Instance: instance, PodUID: "uid-" + instance},
+			Spec:       v1alpha1.StorageObservationSpec{Cluster: "orders", Instance: instance, PodUID: w.podUID(instance)},
 		}
 		must(w.t, c.Create(ctx, observation))
 	} else {
@@ -241,6 +241,15 @@ func (w *world) observeAll(dataPercent, walPercent float64) {
 		}
 		w.observe(instance, used)
 	}
+}
+
+// podUID is the UID of the live pod named name, which its sidecar writes
+// into spec.podUID from the downward API.
+func (w *world) podUID(name string) string {
+	w.t.Helper()
+	pod := &corev1.Pod{}
+	must(w.t, env.Client.Get(context.Background(), client.ObjectKey{Namespace: w.namespace, Name: name}, pod))
+	return string(pod.UID)
 }
 
 func (w *world) pvc(name string) *corev1.PersistentVolumeClaim {

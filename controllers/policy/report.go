@@ -34,6 +34,7 @@ func (r *Reconciler) report(ctx context.Context, view *clusterView, result plan.
 	if err := r.writeStatus(ctx, view.policy, status); err != nil {
 		return ctrl.Result{}, err
 	}
+	r.recordRejections(view)
 	if outcome.err != nil {
 		return ctrl.Result{}, outcome.err
 	}
@@ -110,6 +111,7 @@ func (r *Reconciler) buildStatus(view *clusterView, result plan.Result, outcome 
 	} else {
 		conditions.set(v1alpha1.ConditionObservationsStale, false, reasonFresh, "every instance has a fresh observation")
 	}
+	setRejectedCondition(conditions, view)
 	if r.Config.MissingSidecars != nil {
 		if missing := r.Config.MissingSidecars(view.pods); len(missing) > 0 {
 			conditions.set(v1alpha1.ConditionSidecarMissing, true, reasonSidecarMissing,

@@ -35,6 +35,9 @@ type clusterView struct {
 	pods      []corev1.Pod
 	// observedAt is each instance's newest observation time.
 	observedAt map[string]time.Time
+	// rejected are the observations of the cluster that disagree with
+	// their pod, sorted by name: ignored as if absent.
+	rejected []rejection
 	// unexpandable names the PVCs whose StorageClass cannot expand (or is missing).
 	unexpandable []string
 	plan         plan.Snapshot
@@ -133,9 +136,17 @@ func (r *Reconciler) snapshot(ctx context.Context, policy *v1alpha1.StorageAutos
 	for _, pod := range pods.Items {
 		instances[instanceOfPod(&pod)] = true
 	}
+	podsByName := make(map[string]*corev1.Pod, len(pods.Items))
+	for index := range pods.Items {
+		podsByName[pods.Items[index].Name] = &pods.Items[index]
+	}
 	for index := range observations.Items {
 		observation := &observations.Items[index]
 		if observation.Spec.Cluster != clusterName {
+			continue
+		}
+		if rejected, ok := rejectObservation(observation, podsByName[observation.Name], clusterName, view.now); ok {
+			view.rejected = append(view.rejected, rejected)
 			continue
 		}
 		view.plan.Observations = append(view.plan.Observations, plan.Observation{
@@ -160,6 +171,7 @@ func (r *Reconciler) snapshot(ctx context.Context, policy *v1alpha1.StorageAutos
 	slices.SortFunc(view.plan.PVCs, func(a, b plan.PVC) int { return cmp.Compare(a.Name, b.Name) })
 	slices.SortFunc(view.plan.Observations, func(a, b plan.Observation) int { return cmp.Compare(a.Instance, b.Instance) })
 	slices.Sort(view.unexpandable)
+	slices.SortFunc(view.rejected, func(a, b rejection) int { return cmp.Compare(a.Observation, b.Observation) })
 	rebuildFromPVCs(ctx, view)
 	view.instances = sortedKeys(instances)
 	view.nudge = nudgeSnapshotOf(policy, pvcs.Items, pods.Items)
