@@ -55,9 +55,9 @@ func TestPolicyWebhookRejectsWhatCELCannotCheck(t *testing.T) {
 		}, `spec.maintenanceWindows[0].schedule "0 25 * * *" does not parse`},
 		{"a time zone written into the schedule", func() *v1alpha1.StorageAutoscalePolicy {
 			p := newPolicy(ns, "cron-tz", "orders", clusterShape{wal: true})
-			p.Spec.MaintenanceWindows = []v1alpha1.MaintenanceWindow{{Schedule: "TZ=Europe/Berlin", Duration: metav1Duration("1h")}}
+			p.Spec.MaintenanceWindows = []v1alpha1.MaintenanceWindow{{Schedule: "TZ=Europe/Berlin 0 2 * *", Duration: metav1Duration("1h")}}
 			return p
-		}, `spec.maintenanceWindows[0].schedule "TZ=Europe/Berlin" does not parse (set the time zone in timeZone, not in the schedule)`},
+		}, `spec.maintenanceWindows[0].schedule "TZ=Europe/Berlin 0 2 * *" does not parse (set the time zone in timeZone, not in the schedule)`},
 		{"an unknown time zone", func() *v1alpha1.StorageAutoscalePolicy {
 			p := newPolicy(ns, "tz", "orders", clusterShape{wal: true})
 			p.Spec.MaintenanceWindows = []v1alpha1.MaintenanceWindow{{Schedule: "0 2 * * *", Duration: metav1Duration("1h"), TimeZone: "Mars/Olympus"}}
