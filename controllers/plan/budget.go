@@ -121,6 +121,13 @@ func (b *budget) freesAt(kind v1alpha1.GrowthKind) time.Time {
 	return b.actions[0].Time.Add(budgetWindow)
 }
 
+// BudgetOf is the rolling budget's usage given its actions at now, by the
+// planner's rule: the controller's report applies it to the actions that
+// really happened (a growth whose every patch was refused is dropped).
+func BudgetOf(spec v1alpha1.BudgetSpec, actions []v1alpha1.BudgetAction, now time.Time) BudgetUsage {
+	return newBudget(spec, actions, now).usage()
+}
+
 func (b *budget) usage() BudgetUsage {
 	return BudgetUsage{
 		Actions:       slices.Clone(b.actions),

@@ -64,7 +64,8 @@ func (r *Reconciler) buildStatus(view *clusterView, result plan.Result, outcome 
 	history, refused := recordRetries(history, outcome.retried, view.now)
 	finished := append(refused, trackGrowths(history, view.resize, view.now, r.Config.ResizeTimeout)...)
 	status.History = boundHistory(history)
-	status.Budget = budgetStatus(result, kept)
+	budget := budgetStatus(result, kept, policy.Spec.Budget, view.now)
+	status.Budget = v1alpha1.BudgetStatus{Actions: budget.Actions, PlannedUsed: budget.PlannedUsed, EmergencyUsed: budget.EmergencyUsed}
 	status.Pending = result.Pending
 	status.EffectiveSizes = effectiveSizes(view, result, outcome)
 	status.Volumes = r.rows(view, result, outcome, status.History)
@@ -138,7 +139,7 @@ func (r *Reconciler) buildStatus(view *clusterView, result plan.Result, outcome 
 	}
 	if names, reason, _ := rowsWhere(status.Volumes, func(row v1alpha1.VolumeStatus) bool { return row.Gate == string(plan.GateBudget) }); len(names) > 0 {
 		conditions.set(v1alpha1.ConditionBudgetExhausted, true, reasonBudget, summarize(names, reason))
-	} else if budgetLeft(policy.Spec.Budget, status.Budget).emergency == 0 {
+	} else if budget.EmergencyLeft == 0 {
 		conditions.set(v1alpha1.ConditionBudgetExhausted, true, reasonBudget,
 			fmt.Sprintf("all %d growths of the rolling 24h budget are used", policy.Spec.Budget.MaxActionsPerDay))
 	} else {
@@ -286,37 +287,15 @@ func dryRunMessage(result plan.Result) string {
 }
 
 // budgetStatus is the plan's budget without the new actions that did not
-// happen (every patch of them refused).
-func budgetStatus(result plan.Result, kept []v1alpha1.BudgetAction) v1alpha1.BudgetStatus {
+// happen (every patch of them refused), counted by the planner's rule.
+func budgetStatus(result plan.Result, kept []v1alpha1.BudgetAction, spec v1alpha1.BudgetSpec, now time.Time) plan.BudgetUsage {
 	dropped := slices.DeleteFunc(slices.Clone(result.NewActions), func(action v1alpha1.BudgetAction) bool {
 		return slices.ContainsFunc(kept, func(k v1alpha1.BudgetAction) bool { return equality.Semantic.DeepEqual(k, action) })
 	})
 	actions := slices.DeleteFunc(slices.Clone(result.Budget.Actions), func(action v1alpha1.BudgetAction) bool {
 		return slices.ContainsFunc(dropped, func(d v1alpha1.BudgetAction) bool { return equality.Semantic.DeepEqual(d, action) })
 	})
-	budget := v1alpha1.BudgetStatus{Actions: actions}
-	for _, action := range actions {
-		if action.Kind == v1alpha1.GrowthEmergency {
-			budget.EmergencyUsed++
-		} else {
-			budget.PlannedUsed++
-		}
-	}
-	return budget
-}
-
-type budgetRemaining struct{ planned, emergency int32 }
-
-// budgetLeft mirrors the planner's rule: planned growth may use
-// max - reserve, emergency growth whatever is left of max.
-func budgetLeft(spec v1alpha1.BudgetSpec, budget v1alpha1.BudgetStatus) budgetRemaining {
-	reserve := int32(v1alpha1.DefaultEmergencyReserve)
-	if spec.EmergencyReserve != nil {
-		reserve = *spec.EmergencyReserve
-	}
-	emergency := max(spec.MaxActionsPerDay-int32(len(budget.Actions)), 0)
-	planned := max(min(spec.MaxActionsPerDay-reserve-budget.PlannedUsed, emergency), 0)
-	return budgetRemaining{planned: planned, emergency: emergency}
+	return plan.BudgetOf(spec, actions, now)
 }
 
 // effectiveSizes per role: the largest request after act (a refused patch
@@ -426,8 +405,8 @@ func (r *Reconciler) updateMetrics(view *clusterView, result plan.Result, status
 	r.Metrics.SetCluster(namespace, cluster, figures, blocked)
 	r.Metrics.SetConditions(namespace, cluster, conditionValues(status.Conditions))
 	r.Metrics.SetWALCause(namespace, cluster, string(result.WALCause))
-	left := budgetLeft(view.policy.Spec.Budget, status.Budget)
-	r.Metrics.SetBudget(namespace, cluster, left.planned, left.emergency)
+	left := plan.BudgetOf(view.policy.Spec.Budget, status.Budget.Actions, view.now)
+	r.Metrics.SetBudget(namespace, cluster, left.PlannedLeft, left.EmergencyLeft)
 	for _, action := range started {
 		r.Metrics.CountGrowth(namespace, cluster, string(action.Kind), "Started")
 	}
