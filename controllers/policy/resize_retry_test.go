@@ -106,7 +106,7 @@ volumes:
 	// The smaller size is refused too: held with the driver's words, the
 	// request left at 11Gi, no second retry.
 	w.resizer("orders-1", refuse)
-	p = w.waitForStatus("orders", "ResizeFailed after the retry", func(p *v1alpha1.StorageAutoscalePolicy) (bool, string) {
+	w.waitForStatus("orders", "ResizeFailed after the retry", func(p *v1alpha1.StorageAutoscalePolicy) (bool, string) {
 		return conditionIs(p, v1alpha1.ConditionResizeFailed, true), conditionMessage(p, v1alpha1.ConditionResizeFailed)
 	})
 	w.observe("orders-1", map[string]float64{"orders-1": 87, "orders-1-wal": 10})
