@@ -143,8 +143,13 @@ func (r VolumeRow) Status() v1alpha1.VolumeStatus {
 
 // StatusEffectiveSizes returns the effective sizes as status.effectiveSizes.
 func (r Result) StatusEffectiveSizes() v1alpha1.EffectiveSizes {
+	return StatusEffectiveSizes(r.EffectiveSizes)
+}
+
+// StatusEffectiveSizes writes effective sizes as status.effectiveSizes.
+func StatusEffectiveSizes(effectiveSizes []EffectiveSize) v1alpha1.EffectiveSizes {
 	var sizes v1alpha1.EffectiveSizes
-	for _, effective := range r.EffectiveSizes {
+	for _, effective := range effectiveSizes {
 		switch effective.Role {
 		case v1alpha1.RoleData:
 			sizes.Data = quantityPointer(effective.Size)

@@ -3,6 +3,8 @@ package plan
 import (
 	"slices"
 
+	"k8s.io/apimachinery/pkg/api/resource"
+
 	v1alpha1 "github.com/pgstorage/cnpg-storage-autoscaler/apis/v1alpha1"
 )
 
@@ -114,26 +116,46 @@ func (p *planner) currentSizes() []EffectiveSize {
 }
 
 func (p *planner) sizes(withDecisions bool) []EffectiveSize {
-	var sizes []EffectiveSize
-	var sizesBytes []int64
+	pvcs := make([]PVC, 0, len(p.volumes))
+	growingTo := map[string]resource.Quantity{}
 	for _, v := range p.volumes {
-		if roleRank(v.pvc.Role) > 2 {
-			continue
-		}
-		bytes := v.requestBytes
+		pvcs = append(pvcs, v.pvc)
 		if withDecisions && v.decision != nil {
-			bytes = max(bytes, bytesOf(v.decision.To))
+			growingTo[v.pvc.Name] = v.decision.To
 		}
-		last := len(sizes) - 1
-		if last >= 0 && sizes[last].Role == v.pvc.Role && sizes[last].Tablespace == v.pvc.Tablespace {
-			sizesBytes[last] = max(sizesBytes[last], bytes)
+	}
+	return EffectiveSizesOf(pvcs, growingTo)
+}
+
+// EffectiveSizesOf is the one rule of a role's effective size
+// (status.effectiveSizes, which the PVC webhook gives new PVCs): the largest
+// request among the role's PVCs, each raised to the size it is being grown
+// to (growingTo, by PVC name). The planner applies it to its decisions; the
+// controller's report to the patches the API server accepted.
+func EffectiveSizesOf(pvcs []PVC, growingTo map[string]resource.Quantity) []EffectiveSize {
+	var sizes []EffectiveSize
+	type roleKey struct {
+		role       v1alpha1.VolumeRole
+		tablespace string
+	}
+	index := map[roleKey]int{}
+	for _, pvc := range pvcs {
+		if roleRank(pvc.Role) > 2 {
 			continue
 		}
-		sizes = append(sizes, EffectiveSize{Role: v.pvc.Role, Tablespace: v.pvc.Tablespace})
-		sizesBytes = append(sizesBytes, bytes)
-	}
-	for index := range sizes {
-		sizes[index].Size = quantityOf(sizesBytes[index])
+		size := pvc.Request
+		if to, ok := growingTo[pvc.Name]; ok && to.Cmp(size) > 0 {
+			size = to
+		}
+		key := roleKey{pvc.Role, pvc.Tablespace}
+		if at, seen := index[key]; seen {
+			if size.Cmp(sizes[at].Size) > 0 {
+				sizes[at].Size = size
+			}
+			continue
+		}
+		index[key] = len(sizes)
+		sizes = append(sizes, EffectiveSize{Role: pvc.Role, Tablespace: pvc.Tablespace, Size: size})
 	}
 	return sizes
 }

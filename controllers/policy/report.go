@@ -304,33 +304,11 @@ func effectiveSizes(view *clusterView, result plan.Result, outcome actOutcome) v
 	if view.policy.Spec.Mode == v1alpha1.ModeDryRun {
 		return result.StatusEffectiveSizes()
 	}
-	var sizes v1alpha1.EffectiveSizes
-	raise := func(current *resource.Quantity, size resource.Quantity) *resource.Quantity {
-		if current == nil || size.Cmp(*current) > 0 {
-			return &size
-		}
-		return current
+	patchedTo := make(map[string]resource.Quantity, len(outcome.patched))
+	for name, decision := range outcome.patched {
+		patchedTo[name] = decision.To
 	}
-	for _, pvc := range view.plan.PVCs {
-		size := pvc.Request
-		if decision, ok := outcome.patched[pvc.Name]; ok {
-			size = decision.To
-		}
-		switch pvc.Role {
-		case v1alpha1.RoleData:
-			sizes.Data = raise(sizes.Data, size)
-		case v1alpha1.RoleWAL:
-			sizes.WAL = raise(sizes.WAL, size)
-		case v1alpha1.RoleTablespace:
-			if sizes.Tablespaces == nil {
-				sizes.Tablespaces = map[string]resource.Quantity{}
-			}
-			if current, ok := sizes.Tablespaces[pvc.Tablespace]; !ok || size.Cmp(current) > 0 {
-				sizes.Tablespaces[pvc.Tablespace] = size
-			}
-		}
-	}
-	return sizes
+	return plan.StatusEffectiveSizes(plan.EffectiveSizesOf(view.plan.PVCs, patchedTo))
 }
 
 // requeueAfter is the wait until the next time the plan can change by
