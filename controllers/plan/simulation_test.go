@@ -125,6 +125,9 @@ func TestRateCoverKeepsTenPercentFree(t *testing.T) {
 				rate := rateMiB * mebibyte
 				s := newFillSimulation(t, 1, 75, 2*time.Second, reaction, func(spec *v1alpha1.StorageAutoscalePolicySpec) {
 					spec.Volumes.Data.Limit = quantityPtr(quantityOf(100 * tebibyte))
+					// The rate cover acts with forecast on; a short horizon
+					// keeps the forecast's own cover out of the way.
+					spec.Volumes.Data.Forecast.Horizon = metav1.Duration{Duration: time.Minute}
 				})
 				for range int(15 * time.Minute / s.probe) {
 					s.step(float64(rate) * s.probe.Seconds())

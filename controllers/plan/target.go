@@ -104,9 +104,12 @@ func forecastTarget(s sizing, rule *v1alpha1.VolumePolicy) int64 {
 // cooldown is over, and the trigger's margin absorbs its own reaction time,
 // instead of an emergency spending the reserve. Bounded by step.max (0 =
 // unbounded); the limit bounds it with every other target. 0 when the
-// volume is not filling.
+// volume is not filling, or when forecast is off: acting on the measured
+// rate is what forecast.horizon opts into (the E2E specs of gates 1-2 pin
+// the step-sized growth of a default policy; making the cover a default
+// is issue #21's next step).
 func rateTarget(s sizing, rule *v1alpha1.VolumePolicy) int64 {
-	if s.figures.fillRateBytesPerSecond <= 0 {
+	if s.figures.fillRateBytesPerSecond <= 0 || rule.Forecast.Horizon.Duration <= 0 {
 		return 0
 	}
 	untilNextGrowth := effectiveCooldown(rule) + growthReactionAllowance
