@@ -306,7 +306,10 @@ type Step struct {
 
 // Forecast enables growth ahead of the trigger, from the measured fill rate.
 type Forecast struct {
-	// Horizon: grow when the trigger would be reached within it. 0 turns forecasting off.
+	// Horizon: grow when the trigger would be reached within it, and size
+	// every growth so that, at the measured fill rate, the volume stays under
+	// the trigger until the next growth may happen (the cooldown plus 30s).
+	// 0 turns forecasting off.
 	// +kubebuilder:default="0s"
 	// +kubebuilder:validation:XValidation:rule="duration(self) >= duration('0s') && duration(self) <= duration('168h')",message="forecast.horizon must be between 0 (off) and 168h"
 	// +optional

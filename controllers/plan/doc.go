@@ -26,7 +26,9 @@
 //     or the volume is full (available 0).
 //  3. Target request (target.go): the largest of capacity + step, the size
 //     that leaves targetFreePercent free and, with forecast on, the size that
-//     stays under the trigger for the horizon; converted from filesystem
+//     stays under the trigger for the horizon (at most a doubling) and the
+//     size that stays under it, at the measured rate, until the next growth
+//     may happen (rate cover); converted from filesystem
 //     bytes to a request with the overhead ratio observed now; rounded up to
 //     the provider's granularity (provider.go); clamped to the limit; never
 //     below the current request.
