@@ -3,25 +3,15 @@ package policy_test
 import (
 	"context"
 	"fmt"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 
-	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
-	authenticationv1 "k8s.io/api/authentication/v1"
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
-	"k8s.io/client-go/kubernetes"
-	"k8s.io/client-go/rest"
-	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/yaml"
-
-	"github.com/pgstorage/cnpg-storage-autoscaler/internal/testenv"
 )
 
 // The default install's controller identity, which deploy/admission/pod-nudge.yaml names.
@@ -156,26 +146,7 @@ func TestPodNudgePolicyLetsTheControllerChangeOnlyTheNudgeAnnotation(t *testing.
 // kube-controller-manager, which the test control plane does not run.
 func installPodNudgePolicy(t *testing.T) {
 	t.Helper()
-	ctx := context.Background()
-	path := filepath.Join(testenv.RepoRoot(), "deploy", "admission", "pod-nudge.yaml")
-	raw, err := os.ReadFile(path)
-	must(t, err)
-	docs := strings.Split(string(raw), "\n---\n")
-	if len(docs) != 2 {
-		t.Fatalf("%s: %d documents, want the policy and its binding", path, len(docs))
-	}
-	policy := &admissionregistrationv1.ValidatingAdmissionPolicy{}
-	binding := &admissionregistrationv1.ValidatingAdmissionPolicyBinding{}
-	must(t, yaml.UnmarshalStrict([]byte(docs[0]), policy))
-	must(t, yaml.UnmarshalStrict([]byte(docs[1]), binding))
-	if policy.Kind != "ValidatingAdmissionPolicy" || binding.Kind != "ValidatingAdmissionPolicyBinding" {
-		t.Fatalf("%s holds %s and %s", path, policy.Kind, binding.Kind)
-	}
-	for _, object := range []client.Object{policy, binding} {
-		if err := env.Client.Create(ctx, object); err != nil && !apierrors.IsAlreadyExists(err) {
-			t.Fatalf("create %s from %s: %v", object.GetName(), path, err)
-		}
-	}
+	installAdmissionPolicy(t, "pod-nudge.yaml")
 }
 
 // serviceAccountClient is a client authenticated with a real token of the
@@ -183,33 +154,11 @@ func installPodNudgePolicy(t *testing.T) {
 // RoleBinding to the pod-patcher Role of podNamespace.
 func serviceAccountClient(t *testing.T, namespace, name, podNamespace string) client.Client {
 	t.Helper()
-	ctx := context.Background()
-	c := env.Client
-	if err := c.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: namespace}}); err != nil && !apierrors.IsAlreadyExists(err) {
-		t.Fatal(err)
-	}
-	if err := c.Create(ctx, &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: namespace}}); err != nil && !apierrors.IsAlreadyExists(err) {
-		t.Fatal(err)
-	}
-	must(t, c.Create(ctx, &rbacv1.RoleBinding{
+	createServiceAccount(t, namespace, name)
+	must(t, env.Client.Create(context.Background(), &rbacv1.RoleBinding{
 		ObjectMeta: metav1.ObjectMeta{Name: "pod-patcher-" + name, Namespace: podNamespace},
 		RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "Role", Name: "pod-patcher"},
 		Subjects:   []rbacv1.Subject{{Kind: rbacv1.ServiceAccountKind, Name: name, Namespace: namespace}},
 	}))
-	clientset, err := kubernetes.NewForConfig(env.Config)
-	must(t, err)
-	token, err := clientset.CoreV1().ServiceAccounts(namespace).CreateToken(ctx, name,
-		&authenticationv1.TokenRequest{Spec: authenticationv1.TokenRequestSpec{ExpirationSeconds: ptr.To[int64](3600)}}, metav1.CreateOptions{})
-	must(t, err)
-	config := rest.AnonymousClientConfig(env.Config)
-	config.BearerToken = token.Status.Token
-	// Prove who the API server takes the token for: what the policy matches.
-	review, err := kubernetes.NewForConfigOrDie(config).AuthenticationV1().SelfSubjectReviews().Create(ctx, &authenticationv1.SelfSubjectReview{}, metav1.CreateOptions{})
-	must(t, err)
-	if want := "system:serviceaccount:" + namespace + ":" + name; review.Status.UserInfo.Username != want {
-		t.Fatalf("token authenticates as %q, want %q", review.Status.UserInfo.Username, want)
-	}
-	out, err := client.New(config, client.Options{Scheme: env.Scheme})
-	must(t, err)
-	return out
+	return tokenClient(t, namespace, name)
 }

@@ -333,6 +333,9 @@ func readAdmissionPolicy(t *testing.T, file string) (*admissionregistrationv1.Va
 	binding := &admissionregistrationv1.ValidatingAdmissionPolicyBinding{}
 	must(t, yaml.UnmarshalStrict([]byte(docs[0]), policy))
 	must(t, yaml.UnmarshalStrict([]byte(docs[1]), binding))
+	if policy.Kind != "ValidatingAdmissionPolicy" || binding.Kind != "ValidatingAdmissionPolicyBinding" {
+		t.Fatalf("%s holds %s and %s", path, policy.Kind, binding.Kind)
+	}
 	return policy, binding
 }
 
@@ -343,12 +346,7 @@ func clientAs(t *testing.T, namespace, name, grantNamespace string, rules []rbac
 	t.Helper()
 	ctx := context.Background()
 	c := env.Client
-	if err := c.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: namespace}}); err != nil && !apierrors.IsAlreadyExists(err) {
-		t.Fatal(err)
-	}
-	if err := c.Create(ctx, &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: namespace}}); err != nil && !apierrors.IsAlreadyExists(err) {
-		t.Fatal(err)
-	}
+	createServiceAccount(t, namespace, name)
 	grant := "grant-" + namespace + "-" + name
 	must(t, c.Create(ctx, &rbacv1.Role{ObjectMeta: metav1.ObjectMeta{Name: grant, Namespace: grantNamespace}, Rules: rules}))
 	must(t, c.Create(ctx, &rbacv1.RoleBinding{
@@ -356,11 +354,38 @@ func clientAs(t *testing.T, namespace, name, grantNamespace string, rules []rbac
 		RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "Role", Name: grant},
 		Subjects:   []rbacv1.Subject{{Kind: rbacv1.ServiceAccountKind, Name: name, Namespace: namespace}},
 	}))
+	return tokenClient(t, namespace, name)
+}
+
+// createServiceAccount creates the ServiceAccount namespace/name and its
+// namespace when they are missing.
+func createServiceAccount(t *testing.T, namespace, name string) {
+	t.Helper()
+	ctx := context.Background()
+	if err := env.Client.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: namespace}}); err != nil && !apierrors.IsAlreadyExists(err) {
+		t.Fatal(err)
+	}
+	if err := env.Client.Create(ctx, &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: namespace}}); err != nil && !apierrors.IsAlreadyExists(err) {
+		t.Fatal(err)
+	}
+}
+
+// tokenClient is a client authenticated with a real token of the
+// ServiceAccount namespace/name; it proves whom the API server takes the
+// token for, which is what the admission policies match.
+func tokenClient(t *testing.T, namespace, name string) client.Client {
+	t.Helper()
+	ctx := context.Background()
 	token, err := kubernetes.NewForConfigOrDie(env.Config).CoreV1().ServiceAccounts(namespace).CreateToken(ctx, name,
 		&authenticationv1.TokenRequest{Spec: authenticationv1.TokenRequestSpec{ExpirationSeconds: ptr.To[int64](3600)}}, metav1.CreateOptions{})
 	must(t, err)
 	config := rest.AnonymousClientConfig(env.Config)
 	config.BearerToken = token.Status.Token
+	review, err := kubernetes.NewForConfigOrDie(config).AuthenticationV1().SelfSubjectReviews().Create(ctx, &authenticationv1.SelfSubjectReview{}, metav1.CreateOptions{})
+	must(t, err)
+	if want := "system:serviceaccount:" + namespace + ":" + name; review.Status.UserInfo.Username != want {
+		t.Fatalf("token authenticates as %q, want %q", review.Status.UserInfo.Username, want)
+	}
 	out, err := client.New(config, client.Options{Scheme: env.Scheme})
 	must(t, err)
 	return out
