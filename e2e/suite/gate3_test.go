@@ -40,36 +40,60 @@ var _ = Describe("disruptions", Ordered, Label("gate3"), func() {
 			s.Volumes.Data.Trigger.UsedPercent = 60
 			s.Volumes.Data.Cooldown = metav1.Duration{Duration: 20 * time.Second}
 			s.ObservationMaxAge = metav1.Duration{Duration: 90 * time.Second}
+			limit := resource.MustParse("8Gi")
+			s.Volumes.Data.Limit = &limit
 		})
 		ns = pg.Namespace
 	})
 
 	It("#13 resumes a growth in flight after the controller restarts (no double growth)", func(ctx SpecContext) {
-		// Without the add-on's nudge, kubelet grows the filesystem on its
-		// next sync of the pod, 60-90 s later (on AKS too): until then the
-		// growth is in flight (request 2Gi, capacity 1Gi).
-		editPolicy(ctx, ns, pg.Name, func(s *v1alpha1.StorageAutoscalePolicySpec) { s.NudgeKubelet = ptr.To(false) })
+		// The PVC patch and the status write that records it are two API
+		// calls: first the window between them, made as wide as an API error
+		// makes it (the controller's status writes are refused), then kills
+		// of the leading controller at random moments of three more growths
+		// and right after each patch. Every request the PVC ever had is
+		// logged, so a double growth cannot hide between two polls.
+		data := primary
+		requests := logRequests(ctx, ns, data)
+		lift := refuseStatusWrites(ctx, ns)
 		fill(ctx, ns, primary, "data", 62, 16, false)
 		Eventually(func(g Gomega) {
-			request, capacity := pvcSize(ctx, g, ns, primary)
-			g.Expect(request.Cmp(resource.MustParse("2Gi"))).To(Equal(0), "request %s", &request)
-			g.Expect(capacity.Cmp(resource.MustParse("1Gi"))).To(Equal(0), "capacity %s: the resize was not in flight", &capacity)
-		}).WithContext(ctx).WithTimeout(timeout(time.Minute)).WithPolling(time.Second).Should(Succeed())
+			request, _ := pvcSize(ctx, g, ns, data)
+			g.Expect(request.String()).To(Equal("2Gi"))
+		}).WithContext(ctx).WithTimeout(timeout(2 * time.Minute)).WithPolling(time.Second).Should(Succeed())
+		Expect(policy(ctx, Default, ns, pg.Name).Status.History).To(BeEmpty(), "the status write was refused, yet the growth is in status")
+		killed, err := killLeader(ctx)
+		Expect(err).NotTo(HaveOccurred())
+		GinkgoWriter.Printf("killed leader %s between the PVC patch and the status write\n", killed)
+		lift(ctx)
+		expectGrown(ctx, ns, primary, "data", data, "2Gi", 3*time.Minute)
 
-		restarted := restartController(ctx)
-		GinkgoWriter.Printf("controller restarted while the resize was in flight: %s\n", restarted)
+		k := startKiller(ctx, ns, data)
+		for _, size := range []string{"3Gi", "4Gi", "5Gi"} {
+			fill(ctx, ns, primary, "data", 62, 16, false)
+			expectGrown(ctx, ns, primary, "data", data, size, 4*time.Minute)
+		}
+		k.finish(ctx, 20)
+		all, afterPatch := k.count()
+		GinkgoWriter.Printf("%d kills of the leading controller, %d right after a patch\n", all+1, afterPatch)
+		Expect(afterPatch).To(BeNumerically(">=", 2), "kills right after a patch")
+		expectUnchanged(ctx, ns, data, "5Gi", 30*time.Second)
 
-		expectGrown(ctx, ns, primary, "data", primary, "2Gi", 3*time.Minute)
-		expectUnchanged(ctx, ns, primary, "2Gi", 30*time.Second)
-		editPolicy(ctx, ns, pg.Name, func(s *v1alpha1.StorageAutoscalePolicySpec) { s.NudgeKubelet = ptr.To(true) })
-		status := policy(ctx, Default, ns, pg.Name).Status
-		Expect(status.History).To(ConsistOf(And(
-			HaveField("Role", v1alpha1.RoleData), HaveField("To", BeComparableTo(resource.MustParse("2Gi"))),
-			HaveField("Outcome", v1alpha1.OutcomeSucceeded))), "one growth, recorded once")
-		Expect(status.Budget.Actions).To(HaveLen(1), "one budget action")
+		Expect(requests.requests()).To(Equal([]string{"1Gi", "2Gi", "3Gi", "4Gi", "5Gi"}), "every request %s ever had", data)
+		Eventually(func(g Gomega) {
+			status := policy(ctx, g, ns, pg.Name).Status
+			g.Expect(status.History).To(HaveLen(4), "one history entry per growth: %+v", status.History)
+			for i, to := range []string{"2Gi", "3Gi", "4Gi", "5Gi"} {
+				g.Expect(status.History[i].Role).To(Equal(v1alpha1.RoleData))
+				g.Expect(status.History[i].To.String()).To(Equal(to))
+				g.Expect(status.History[i].Outcome).To(Equal(v1alpha1.OutcomeSucceeded))
+			}
+			g.Expect(status.Budget.Actions).To(HaveLen(4), "one budget action per growth: %+v", status.Budget.Actions)
+		}).WithContext(ctx).WithTimeout(timeout(time.Minute)).WithPolling(2 * time.Second).Should(Succeed())
 	})
 
 	It("#14 continues correctly after the primary pod restarts", func(ctx SpecContext) {
+		before, _ := pvcSize(ctx, Default, ns, primary)
 		old := &corev1.Pod{}
 		Expect(kube.Client.Get(ctx, client.ObjectKey{Namespace: ns, Name: primary}, old)).To(Succeed())
 		Expect(kube.Client.Delete(ctx, old)).To(Succeed())
@@ -86,11 +110,15 @@ var _ = Describe("disruptions", Ordered, Label("gate3"), func() {
 		Expect(kube.Client.Get(ctx, client.ObjectKey{Namespace: ns, Name: primary}, pod)).To(Succeed())
 		expectObserved(ctx, pod)
 
-		// Nothing shrank or moved, and growth still works.
-		request, _ := pvcSize(ctx, Default, ns, primary)
-		Expect(request.Cmp(resource.MustParse("2Gi"))).To(Equal(0), "request %s after the restart", &request)
+		// Nothing shrank or moved, and growth still works: one step (1Gi)
+		// from where #13 left it, so that the spec also runs alone.
+		request, capacity := pvcSize(ctx, Default, ns, primary)
+		Expect(request.Cmp(before)).To(Equal(0), "request %s after the restart, %s before", &request, &before)
+		Expect(capacity.Cmp(before)).To(Equal(0), "capacity %s after the restart, %s before", &capacity, &before)
+		next := request.DeepCopy()
+		next.Add(resource.MustParse("1Gi"))
 		fill(ctx, ns, primary, "data", 62, 16, false)
-		expectGrown(ctx, ns, primary, "data", primary, "3Gi", 3*time.Minute)
+		expectGrown(ctx, ns, primary, "data", primary, next.String(), 3*time.Minute)
 	})
 
 	It("#19 stale observations (sidecar stopped) cause no growth and an ObservationsStale condition", func(ctx SpecContext) {
@@ -125,7 +153,7 @@ var _ = Describe("disruptions", Ordered, Label("gate3"), func() {
 				}},
 			},
 		}
-		// Sizes relative to where #14 left the volume (3Gi), so that the
+		// Sizes relative to where #14 left the volume, so that the
 		// spec also runs alone (--focus): the next growth is one step, 1Gi.
 		before, _ := pvcSize(ctx, Default, ns, primary)
 		next := before.DeepCopy()
@@ -194,34 +222,4 @@ func annotatePVC(ctx SpecContext, ns, name, key, value string) {
 	patch := fmt.Sprintf(`{"metadata":{"annotations":{%q:%q}}}`, key, value)
 	Expect(kube.Client.Patch(ctx, &corev1.PersistentVolumeClaim{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name}},
 		client.RawPatch(types.MergePatchType, []byte(patch)))).To(Succeed())
-}
-
-// restartController deletes the controller's pods and waits until a new
-// one is ready; it returns how long that took.
-func restartController(ctx SpecContext) time.Duration {
-	start := time.Now()
-	selector := client.MatchingLabels{"app.kubernetes.io/name": addonName, "app.kubernetes.io/component": "controller"}
-	pods := &corev1.PodList{}
-	Expect(kube.Client.List(ctx, pods, client.InNamespace(addonNamespace), selector)).To(Succeed())
-	Expect(pods.Items).NotTo(BeEmpty(), "no controller pod in %s", addonNamespace)
-	old := map[types.UID]bool{}
-	for i := range pods.Items {
-		old[pods.Items[i].UID] = true
-		Expect(kube.Client.Delete(ctx, &pods.Items[i])).To(Succeed())
-	}
-	Eventually(func(g Gomega) {
-		current := &corev1.PodList{}
-		g.Expect(kube.Client.List(ctx, current, client.InNamespace(addonNamespace), selector)).To(Succeed())
-		ready := 0
-		for _, pod := range current.Items {
-			g.Expect(old[pod.UID]).To(BeFalse(), "old controller pod %s still there", pod.Name)
-			for _, c := range pod.Status.Conditions {
-				if c.Type == corev1.PodReady && c.Status == corev1.ConditionTrue {
-					ready++
-				}
-			}
-		}
-		g.Expect(ready).To(BeNumerically(">", 0))
-	}).WithContext(ctx).WithTimeout(timeout(3 * time.Minute)).WithPolling(time.Second).Should(Succeed())
-	return time.Since(start).Round(time.Second)
 }
