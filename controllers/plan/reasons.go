@@ -278,6 +278,13 @@ func reasonWALUnknownStale(instance, stale string) string {
 	return fmt.Sprintf("WAL health unknown for primary %s: %s", instance, stale)
 }
 
+func reasonWALUnknownNotYetPrimary(instance string, role v1alpha1.InstanceRole) string {
+	if role == "" {
+		role = v1alpha1.InstanceUnknown
+	}
+	return fmt.Sprintf("WAL health unknown: %s is the cluster's primary, but its last observation says %s; waiting for it to report as primary", instance, role)
+}
+
 func reasonWALUnknownNoPrimary() string {
 	return "WAL health unknown: no fresh observation names a primary"
 }

@@ -36,6 +36,11 @@ func (p *planner) evaluateWALHealth() (WALCause, string) {
 	if !postgres.Reachable {
 		return WALHealthUnknown, reasonWALUnknownUnreachable(primary.Instance, postgres.Reason)
 	}
+	if role := primary.Status.Role; role != v1alpha1.InstancePrimary {
+		// After a failover CNPG names the new primary before its probe has
+		// seen it promoted; a standby's archiver figures say nothing.
+		return WALHealthUnknown, reasonWALUnknownNotYetPrimary(primary.Instance, role)
+	}
 	if archiving := postgres.Archiving; checkArchive && archiving != nil && archiving.Enabled && !archiving.Healthy {
 		return WALArchiveFailing, reasonArchiveFailing(archiving, p.now)
 	}

@@ -54,6 +54,18 @@ func TestWALCause(t *testing.T) {
 			},
 			want: WALHealthUnknown,
 		},
+		{
+			// Right after a failover CNPG names the new primary before its
+			// probe has seen it promoted: the replica's archiver figures are
+			// not the primary's WAL health.
+			name: "the Cluster's primary still reporting as a replica is Unknown",
+			build: func(t *testing.T) Snapshot {
+				return oneInstance(t, 10, 85).observed("orders-1", func(status *v1alpha1.StorageObservationStatus) {
+					status.Role = v1alpha1.InstanceReplica
+				}).build()
+			},
+			want: WALHealthUnknown,
+		},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
