@@ -153,15 +153,3 @@ var _ = Describe("basic growth", Ordered, Label("gate1"), func() {
 		}
 	})
 })
-
-// The rest of the inventory (E2E.md); each becomes a real spec in its gate.
-var _ = Describe("inventory", func() {
-	PIt("#15 continues safely after a failover (new primary's volumes sized, no shrink)", Label("gate3"))
-	PIt("#16 accepts policy edits during a growth without losing data or state", Label("gate3"))
-	PIt("#17 recovers after a node drain (pod deleted and re-created; sidecar re-injected)", Label("gate3"))
-	PIt("#18 a failing backup/archive never deadlocks storage reconciliation of other volumes", Label("gate3"))
-	PIt("#21 a cluster with no replicas", Label("gate4"))
-	PIt("#22 a cluster with one replica", Label("gate4"))
-	PIt("#23 a cluster with several replicas grows all to one size, and does not touch PVCs already at it", Label("gate4"))
-	PIt("#24 webhook down: pods and PVCs still created; too-small PVCs raised; SidecarMissing; restartExisting", Label("gate4"))
-})

@@ -8,7 +8,6 @@ import (
 	cnpgv1 "github.com/cloudnative-pg/cloudnative-pg/api/v1"
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
-	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -66,24 +65,7 @@ var _ = Describe("tablespace and WAL volumes", Ordered, Label("gate1"), func() {
 		// The backup target becomes unreachable: an object store on a port
 		// nothing listens on. Every archive attempt then fails; CNPG
 		// reports ContinuousArchiving=False and keeps the WAL.
-		Expect(kube.Client.Create(ctx, &corev1.Secret{
-			ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "unreachable-store"},
-			StringData: map[string]string{"ACCESS_KEY_ID": "e2e", "ACCESS_SECRET_KEY": "e2e"},
-		})).To(Succeed())
-		patchCluster(ctx, pg, `{"spec":{"backup":{"barmanObjectStore":{
-			"destinationPath":"s3://pgstorage-e2e/","endpointURL":"http://127.0.0.1:9",
-			"s3Credentials":{"accessKeyId":{"name":"unreachable-store","key":"ACCESS_KEY_ID"},
-			"secretAccessKey":{"name":"unreachable-store","key":"ACCESS_SECRET_KEY"}}}}}}`)
-		Eventually(func(g Gomega) {
-			// A new segment to archive, until one has failed.
-			_, err := kube.PSQL(ctx, ns, primary, "select pg_logical_emit_message(false, 'pgstorage-e2e', 'x'); select pg_switch_wal()")
-			g.Expect(err).NotTo(HaveOccurred())
-			archiving := observation(ctx, g, ns, primary).Status.Postgres.Archiving
-			g.Expect(archiving).NotTo(BeNil())
-			g.Expect(archiving.Healthy).To(BeFalse(), "archiving %+v", archiving)
-			g.Expect(archiving.FailedCount).To(BeNumerically(">", 0))
-			GinkgoWriter.Printf("archiving: %+v\n", *archiving)
-		}).WithContext(ctx).WithTimeout(timeout(3 * time.Minute)).WithPolling(5 * time.Second).Should(Succeed())
+		breakArchive(ctx, pg, primary)
 
 		fill(ctx, ns, primary, "wal", 62, 16, false)
 		Eventually(func(g Gomega) {
