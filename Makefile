@@ -89,9 +89,8 @@ build: ## Build the binaries into bin/.
 	CGO_ENABLED=0 go build -o $(BIN)/ ./cmd/...
 
 .PHONY: build-cross
-build-cross: ## Check that every binary builds for linux/amd64 and linux/arm64 without cgo.
-	CGO_ENABLED=0 GOOS=linux GOARCH=amd64 go build ./cmd/...
-	CGO_ENABLED=0 GOOS=linux GOARCH=arm64 go build ./cmd/...
+build-cross: ## Build every binary for linux/amd64 and linux/arm64 without cgo into bin/linux_<arch>/ (as the images do).
+	hack/images.sh binaries
 
 # Images (Dockerfile.controller, Dockerfile.sidecar), built without a Docker
 # engine by podman from Debian. IMAGE_REGISTRY overrides the repositories.
@@ -149,8 +148,8 @@ sandbox-status: $(BIN)/sandbox ## Show whether the sandbox is up and what runs o
 	$(BIN)/sandbox status
 
 .PHONY: e2e-sandbox
-e2e-sandbox: sandbox-deps ## Prove the sandbox and the installed add-on: CNPG with a replica, growth, faults, injection, clean down.
-	go test -tags e2e -count=1 -timeout 60m -v ./e2e/sandbox/
+e2e-sandbox: sandbox-deps ## Prove the sandbox and the installed add-on: CNPG with a replica, growth, faults, injection, clean down (E2E_SANDBOX_RUN: a -run filter).
+	go test -tags e2e -count=1 -timeout 60m -v $(if $(E2E_SANDBOX_RUN),-run '$(E2E_SANDBOX_RUN)') ./e2e/sandbox/
 
 .PHONY: e2e
 e2e: sandbox-deps ## The E2E suite's gates 1 and 2 on the sandbox (e2e/run.sh; report in e2e/out/, entry in E2E_TEST_SUMMARY.md).

@@ -19,6 +19,8 @@ usage: e2e/run.sh [flags]
   --focus REGEX             run only the specs whose text matches (ginkgo --focus)
   --label-filter EXPR       run only the specs whose labels match, e.g. 'gate1 || gate2'
   --fail-fast               stop at the first failure
+  --procs N                 Ginkgo processes running specs side by side (default: 2 on the
+                              sandbox, 1 on a cluster); Serial specs run alone at the end
   --skip-build              reuse bin/sandbox and bin/images/ instead of building them
   --skip-deploy             the add-on is installed already: do not (re)install it
   --diagnose-only           run nothing: print the state of the cluster (read-only kubectl)
@@ -52,21 +54,23 @@ usage_error() {
 	exit 2
 }
 
-target=sandbox focus="" label_filter="" fail_fast=false skip_build=false skip_deploy=false diagnose_only=false
+target=sandbox focus="" label_filter="" procs="" fail_fast=false skip_build=false skip_deploy=false diagnose_only=false
 while (($#)); do
 	case $1 in
-	--target | --focus | --label-filter)
+	--target | --focus | --label-filter | --procs)
 		(($# >= 2)) || usage_error "$1 needs a value"
 		case $1 in
 		--target) target=$2 ;;
 		--focus) focus=$2 ;;
 		--label-filter) label_filter=$2 ;;
+		--procs) procs=$2 ;;
 		esac
 		shift 2
 		;;
 	--target=*) target=${1#*=} && shift ;;
 	--focus=*) focus=${1#*=} && shift ;;
 	--label-filter=*) label_filter=${1#*=} && shift ;;
+	--procs=*) procs=${1#*=} && shift ;;
 	--fail-fast) fail_fast=true && shift ;;
 	--skip-build) skip_build=true && shift ;;
 	--skip-deploy) skip_deploy=true && shift ;;
@@ -79,6 +83,11 @@ case $target in
 sandbox | cluster) ;;
 *) usage_error "--target must be sandbox or cluster, not '$target'" ;;
 esac
+if [[ -z $procs ]]; then
+	procs=1
+	[[ $target == sandbox ]] && procs=2
+fi
+[[ $procs =~ ^[1-9][0-9]*$ ]] || usage_error "--procs must be a whole number ≥ 1, not '$procs'"
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 export GOTOOLCHAIN=local
@@ -220,24 +229,30 @@ if [[ -n $stale ]]; then
 	"$kubectl" delete --wait=false $stale
 fi
 
-# Ginkgo's own timeout ends the suite (and writes the report) before go
-# test's would kill it.
+# Ginkgo's own timeout ends the suite (and writes the report).
 suite_minutes=$((90 * E2E_TIMEOUT_SCALE))
 report=$PWD/e2e/out/report.json
 mkdir -p e2e/out
 rm -f "$report"
-ginkgo_flags=(-ginkgo.v -ginkgo.json-report="$report" -ginkgo.timeout="${suite_minutes}m")
-[[ -n $label_filter ]] && ginkgo_flags+=(-ginkgo.label-filter="$label_filter")
-[[ -n $focus ]] && ginkgo_flags+=(-ginkgo.focus="$focus")
-$fail_fast && ginkgo_flags+=(-ginkgo.fail-fast)
-[[ -t 1 ]] || ginkgo_flags+=(-ginkgo.no-color) # logs, CI
+# On the sandbox most of a spec is waiting for fills and growths, so two
+# processes run specs of separate clusters side by side; specs that
+# disturb every cluster (the controller killed or scaled to zero, the node
+# cordoned) are Serial and run alone at the end. On a cluster the specs run
+# one at a time (Azure Disk attaches queue per node).
+ginkgo_flags=(--tags=e2e --procs="$procs" -v --timeout="${suite_minutes}m"
+	--output-dir="$(dirname "$report")" --json-report="$(basename "$report")")
+[[ -n $label_filter ]] && ginkgo_flags+=(--label-filter="$label_filter")
+[[ -n $focus ]] && ginkgo_flags+=(--focus="$focus")
+$fail_fast && ginkgo_flags+=(--fail-fast)
+[[ -t 1 ]] || ginkgo_flags+=(--no-color) # logs, CI
 
-# One package, one Ginkgo process: the specs run one at a time (Azure Disk
-# attaches queue per node). -v streams each spec's progress as it runs
-# (without it go test holds the output of a passing package until the end).
-step "go test -tags e2e ./e2e/suite/ (target $target, storage class $E2E_STORAGE_CLASS, timeouts ×$E2E_TIMEOUT_SCALE)"
+# The ginkgo command is built from this module, at the version of the
+# library the suite links (they must agree).
+step "build bin/ginkgo"
+go build -o bin/ginkgo github.com/onsi/ginkgo/v2/ginkgo
+step "ginkgo ./e2e/suite/ (target $target, $procs processes, storage class $E2E_STORAGE_CLASS, timeouts ×$E2E_TIMEOUT_SCALE)"
 status=0
-go test -tags e2e -count=1 -p 1 -v -timeout "$((suite_minutes + 10))m" ./e2e/suite/ "${ginkgo_flags[@]}" || status=$?
+bin/ginkgo "${ginkgo_flags[@]}" ./e2e/suite/ || status=$?
 
 if [[ -f $report ]]; then
 	step "ledger"

@@ -12,7 +12,7 @@ import (
 )
 
 // These tests run e2e/run.sh itself, with a PATH of stub programs (kubectl,
-// go, helm, podman, make, git) and a stub bin/sandbox that record their
+// go, helm, podman, make, git) and a stub bin/sandbox and bin/ginkgo that record their
 // arguments. Stubs are right here because the subject is the script's
 // argument handling and the order of what it calls, not Kubernetes: the
 // suite it starts is tested against real clusters by the script itself.
@@ -28,11 +28,14 @@ case "$name $*" in
 "sandbox kubectl") echo "$STUB_DIR/kubectl" ;;
 "sandbox postgres-image") echo localhost/pgstorage-sandbox/postgresql:15.20 ;;
 "images.sh tag") echo 0123456789ab ;;
-"go test "*)
+"ginkgo "*)
+	dir="" report=""
 	for arg; do
-		[[ $arg == -ginkgo.json-report=* ]] && echo '[]' >"${arg#*=}"
+		[[ $arg == --output-dir=* ]] && dir=${arg#*=}
+		[[ $arg == --json-report=* ]] && report=${arg#*=}
 	done
-	exit "${STUB_GO_TEST_EXIT:-0}"
+	[[ -n $report ]] && mkdir -p "$dir" && echo '[]' >"$dir/$report"
+	exit "${STUB_SUITE_EXIT:-0}"
 	;;
 esac
 exit 0
@@ -85,6 +88,7 @@ func runScript(t *testing.T, env map[string]string, args ...string) result {
 	}
 	write(filepath.Join(repo, "bin", "sandbox"), stub)
 	write(filepath.Join(repo, "bin", "helm"), stub)
+	write(filepath.Join(repo, "bin", "ginkgo"), stub)
 	write(filepath.Join(repo, "hack", "images.sh"), stub)
 	write(filepath.Join(repo, "bin", "images", "images.env"),
 		"IMAGE_TAG=0123456789ab\nCONTROLLER_IMAGE=example.azurecr.io/pgstorage/cnpg-storage-autoscaler-controller:0123456789ab\n"+
@@ -126,6 +130,7 @@ func TestUsageErrors(t *testing.T) {
 		{"an unknown flag", []string{"--label-filter", "gate1", "--bogus"}, "unknown flag: --bogus"},
 		{"a flag without its value", []string{"--fail-fast", "--focus"}, "--focus needs a value"},
 		{"an unknown target", []string{"--target", "aks"}, "--target must be sandbox or cluster, not 'aks'"},
+		{"no processes", []string{"--procs", "0"}, "--procs must be a whole number ≥ 1, not '0'"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -291,7 +296,7 @@ func TestClusterRun(t *testing.T) {
 		"push " + controller,
 		"push " + sidecar,
 		"helm upgrade --install cnpg-storage-autoscaler",
-		"go test -tags e2e",
+		"ginkgo --tags=e2e",
 		"images.sh tag",
 		"go run ./e2e/ledger/cmd",
 	}
@@ -332,11 +337,12 @@ func TestClusterRun(t *testing.T) {
 					t.Errorf("helm does not set %s: %s", set, line)
 				}
 			}
-		case c[0] == "go" && c[1] == "test":
-			for _, flag := range []string{"-ginkgo.label-filter=gate1 || gate2", "-ginkgo.focus=it's", "-ginkgo.fail-fast", "./e2e/suite/",
-				"-ginkgo.timeout=270m", "-timeout", "280m", "-v"} {
+		case c[0] == "ginkgo":
+			// On a cluster, one spec at a time (Azure Disk attaches queue).
+			for _, flag := range []string{"--label-filter=gate1 || gate2", "--focus=it's", "--fail-fast", "./e2e/suite/",
+				"--timeout=270m", "--procs=1", "-v"} {
 				if !slices.Contains(c, flag) {
-					t.Errorf("go test lacks %q: %q", flag, c)
+					t.Errorf("ginkgo lacks %q: %q", flag, c)
 				}
 			}
 		case c[0] == "go" && c[1] == "run":
@@ -362,7 +368,7 @@ func TestFailingSuiteFailsTheRun(t *testing.T) {
 	env := map[string]string{
 		"KUBECONFIG":         "/nonexistent/kubeconfig",
 		"E2E_POSTGRES_IMAGE": "ghcr.io/cloudnative-pg/postgresql:17",
-		"STUB_GO_TEST_EXIT":  "1",
+		"STUB_SUITE_EXIT":    "1",
 	}
 	r := runScript(t, env, "--target", "cluster", "--skip-deploy")
 	if r.exitCode != 1 {

@@ -1,6 +1,11 @@
 #!/usr/bin/env bash
 # images.sh tag    prints the image tag of the working tree
-# images.sh build  builds both images for every platform, without a Docker engine
+# images.sh binaries  builds every command (./cmd/...) for every platform into
+#                     bin/linux_<arch>/, static, with the flags the images use
+# images.sh build     builds both images for every platform, without a Docker engine
+#
+# make build-cross and make images both go through binaries, with the same
+# flags, so that CI compiles each package once per architecture.
 #
 # The tag is the git short SHA; a tree with uncommitted changes (tracked or
 # untracked, .gitignore aside) gets "-dirty-<hash of those changes>", so two
@@ -45,6 +50,14 @@ image_tag() {
 	fi
 }
 
+binaries() {
+	for platform in $platforms; do
+		local arch=${platform#linux/}
+		mkdir -p "bin/linux_$arch"
+		CGO_ENABLED=0 GOOS=linux GOARCH=$arch go build -trimpath -ldflags "-s -w" -o "bin/linux_$arch/" ./cmd/...
+	done
+}
+
 build() {
 	command -v podman >/dev/null || {
 		echo "make images needs podman: apt-get install -y podman (hack/install-deps.sh test)" >&2
@@ -56,12 +69,12 @@ build() {
 	# The tag is taken before building: the binaries below are the tree it names.
 	rm -rf "$out"
 	mkdir -p "$out"
-	local archs=()
-	for platform in $platforms; do archs+=("${platform#linux/}"); done
-	for arch in "${archs[@]}"; do
+	binaries
+	for platform in $platforms; do
+		local arch=${platform#linux/}
+		mkdir -p "$out/$arch"
 		for image in "${images[@]}"; do
-			CGO_ENABLED=0 GOOS=linux GOARCH=$arch go build -trimpath -ldflags "-s -w" \
-				-o "$out/$arch/$image" "./cmd/$image"
+			cp "bin/linux_$arch/$image" "$out/$arch/$image"
 		done
 	done
 
@@ -100,6 +113,7 @@ ENV
 
 case ${1:-} in
 tag) image_tag ;;
+binaries) binaries ;;
 build) build ;;
-*) echo "usage: $0 tag|build" >&2; exit 2 ;;
+*) echo "usage: $0 tag|binaries|build" >&2; exit 2 ;;
 esac

@@ -27,9 +27,8 @@ const (
 	addonName      = "cnpg-storage-autoscaler"
 )
 
-// Disruptions on one cluster (#13, #14, #19, #20): the controller restarts
-// in the middle of a growth, the primary's pod is deleted, the probe cannot
-// report, and the storage refuses a growth.
+// Disruptions on one cluster (#14, #19, #20): the primary's pod is deleted,
+// the probe cannot report, and the storage refuses a growth.
 var _ = Describe("disruptions", Ordered, Label("gate3"), func() {
 	var (
 		ns, primary string
@@ -40,56 +39,8 @@ var _ = Describe("disruptions", Ordered, Label("gate3"), func() {
 			s.Volumes.Data.Trigger.UsedPercent = 60
 			s.Volumes.Data.Cooldown = metav1.Duration{Duration: 20 * time.Second}
 			s.ObservationMaxAge = metav1.Duration{Duration: 90 * time.Second}
-			limit := resource.MustParse("8Gi")
-			s.Volumes.Data.Limit = &limit
 		})
 		ns = pg.Namespace
-	})
-
-	It("#13 resumes a growth in flight after the controller restarts (no double growth)", func(ctx SpecContext) {
-		// The PVC patch and the status write that records it are two API
-		// calls: first the window between them, made as wide as an API error
-		// makes it (the controller's status writes are refused), then kills
-		// of the leading controller at random moments of three more growths
-		// and right after each patch. Every request the PVC ever had is
-		// logged, so a double growth cannot hide between two polls.
-		data := primary
-		requests := logRequests(ctx, ns, data)
-		lift := refuseStatusWrites(ctx, ns)
-		fill(ctx, ns, primary, "data", 62, 16, false)
-		Eventually(func(g Gomega) {
-			request, _ := pvcSize(ctx, g, ns, data)
-			g.Expect(request.String()).To(Equal("2Gi"))
-		}).WithContext(ctx).WithTimeout(timeout(2 * time.Minute)).WithPolling(time.Second).Should(Succeed())
-		Expect(policy(ctx, Default, ns, pg.Name).Status.History).To(BeEmpty(), "the status write was refused, yet the growth is in status")
-		killed, err := killLeader(ctx)
-		Expect(err).NotTo(HaveOccurred())
-		GinkgoWriter.Printf("killed leader %s between the PVC patch and the status write\n", killed)
-		lift(ctx)
-		expectGrown(ctx, ns, primary, "data", data, "2Gi", 3*time.Minute)
-
-		k := startKiller(ctx, ns, data)
-		for _, size := range []string{"3Gi", "4Gi", "5Gi"} {
-			fill(ctx, ns, primary, "data", 62, 16, false)
-			expectGrown(ctx, ns, primary, "data", data, size, 4*time.Minute)
-		}
-		k.finish(ctx, 20)
-		all, afterPatch := k.count()
-		GinkgoWriter.Printf("%d kills of the leading controller, %d right after a patch\n", all+1, afterPatch)
-		Expect(afterPatch).To(BeNumerically(">=", 2), "kills right after a patch")
-		expectUnchanged(ctx, ns, data, "5Gi", 30*time.Second)
-
-		Expect(requests.requests()).To(Equal([]string{"1Gi", "2Gi", "3Gi", "4Gi", "5Gi"}), "every request %s ever had", data)
-		Eventually(func(g Gomega) {
-			status := policy(ctx, g, ns, pg.Name).Status
-			g.Expect(status.History).To(HaveLen(4), "one history entry per growth: %+v", status.History)
-			for i, to := range []string{"2Gi", "3Gi", "4Gi", "5Gi"} {
-				g.Expect(status.History[i].Role).To(Equal(v1alpha1.RoleData))
-				g.Expect(status.History[i].To.String()).To(Equal(to))
-				g.Expect(status.History[i].Outcome).To(Equal(v1alpha1.OutcomeSucceeded))
-			}
-			g.Expect(status.Budget.Actions).To(HaveLen(4), "one budget action per growth: %+v", status.Budget.Actions)
-		}).WithContext(ctx).WithTimeout(timeout(time.Minute)).WithPolling(2 * time.Second).Should(Succeed())
 	})
 
 	It("#14 continues correctly after the primary pod restarts", func(ctx SpecContext) {
@@ -111,7 +62,7 @@ var _ = Describe("disruptions", Ordered, Label("gate3"), func() {
 		expectObserved(ctx, pod)
 
 		// Nothing shrank or moved, and growth still works: one step (1Gi)
-		// from where #13 left it, so that the spec also runs alone.
+		// from where the volume is.
 		request, capacity := pvcSize(ctx, Default, ns, primary)
 		Expect(request.Cmp(before)).To(Equal(0), "request %s after the restart, %s before", &request, &before)
 		Expect(capacity.Cmp(before)).To(Equal(0), "capacity %s after the restart, %s before", &capacity, &before)
@@ -214,6 +165,70 @@ var _ = Describe("disruptions", Ordered, Label("gate3"), func() {
 		expectEvent(ctx, ns, wal, "ResizeFailed")
 		// Nothing asks for more while the driver refuses.
 		expectUnchanged(ctx, ns, wal, "2Gi", 30*time.Second)
+	})
+})
+
+// #13 alone on a cluster, and Serial: it kills the controller that every
+// other spec's growths wait for.
+var _ = Describe("controller killed", Ordered, Serial, Label("gate3"), func() {
+	var (
+		ns, primary string
+		pg          *cnpgv1.Cluster
+	)
+	BeforeAll(func(ctx SpecContext) {
+		pg, primary = managedCluster(ctx, framework.ClusterSpec{Name: "payroll"}, func(s *v1alpha1.StorageAutoscalePolicySpec) {
+			s.Volumes.Data.Trigger.UsedPercent = 60
+			s.Volumes.Data.Cooldown = metav1.Duration{Duration: 20 * time.Second}
+			limit := resource.MustParse("8Gi")
+			s.Volumes.Data.Limit = &limit
+		})
+		ns = pg.Namespace
+	})
+
+	It("#13 resumes a growth in flight after the controller restarts (no double growth)", func(ctx SpecContext) {
+		// The PVC patch and the status write that records it are two API
+		// calls: first the window between them, made as wide as an API error
+		// makes it (the controller's status writes are refused), then kills
+		// of the leading controller at random moments of three more growths
+		// and right after each patch. Every request the PVC ever had is
+		// logged, so a double growth cannot hide between two polls.
+		data := primary
+		requests := logRequests(ctx, ns, data)
+		lift := refuseStatusWrites(ctx, ns)
+		fill(ctx, ns, primary, "data", 62, 16, false)
+		Eventually(func(g Gomega) {
+			request, _ := pvcSize(ctx, g, ns, data)
+			g.Expect(request.String()).To(Equal("2Gi"))
+		}).WithContext(ctx).WithTimeout(timeout(2 * time.Minute)).WithPolling(time.Second).Should(Succeed())
+		Expect(policy(ctx, Default, ns, pg.Name).Status.History).To(BeEmpty(), "the status write was refused, yet the growth is in status")
+		killed, err := killLeader(ctx)
+		Expect(err).NotTo(HaveOccurred())
+		GinkgoWriter.Printf("killed leader %s between the PVC patch and the status write\n", killed)
+		lift(ctx)
+		expectGrown(ctx, ns, primary, "data", data, "2Gi", 3*time.Minute)
+
+		k := startKiller(ctx, ns, data)
+		for _, size := range []string{"3Gi", "4Gi", "5Gi"} {
+			fill(ctx, ns, primary, "data", 62, 16, false)
+			expectGrown(ctx, ns, primary, "data", data, size, 4*time.Minute)
+		}
+		k.finish(ctx, 20)
+		all, afterPatch := k.count()
+		GinkgoWriter.Printf("%d kills of the leading controller, %d right after a patch\n", all+1, afterPatch)
+		Expect(afterPatch).To(BeNumerically(">=", 2), "kills right after a patch")
+		expectUnchanged(ctx, ns, data, "5Gi", 30*time.Second)
+
+		Expect(requests.requests()).To(Equal([]string{"1Gi", "2Gi", "3Gi", "4Gi", "5Gi"}), "every request %s ever had", data)
+		Eventually(func(g Gomega) {
+			status := policy(ctx, g, ns, pg.Name).Status
+			g.Expect(status.History).To(HaveLen(4), "one history entry per growth: %+v", status.History)
+			for i, to := range []string{"2Gi", "3Gi", "4Gi", "5Gi"} {
+				g.Expect(status.History[i].Role).To(Equal(v1alpha1.RoleData))
+				g.Expect(status.History[i].To.String()).To(Equal(to))
+				g.Expect(status.History[i].Outcome).To(Equal(v1alpha1.OutcomeSucceeded))
+			}
+			g.Expect(status.Budget.Actions).To(HaveLen(4), "one budget action per growth: %+v", status.Budget.Actions)
+		}).WithContext(ctx).WithTimeout(timeout(time.Minute)).WithPolling(2 * time.Second).Should(Succeed())
 	})
 })
 

@@ -22,9 +22,9 @@ import (
 	"github.com/pgstorage/cnpg-storage-autoscaler/e2e/framework"
 )
 
-// What operators do to a running cluster (#16, #18, #17), on one instance
-// with a data, a WAL and a tablespace volume: edit the policy while a growth
-// is in flight, break the archive, drain the node.
+// What operators do to a running cluster (#16, #18), on one instance with a
+// data, a WAL and a tablespace volume: edit the policy while a growth is in
+// flight, break the archive.
 var _ = Describe("operations", Ordered, Label("gate3"), func() {
 	const tablespace = "archive"
 	var (
@@ -153,6 +153,22 @@ var _ = Describe("operations", Ordered, Label("gate3"), func() {
 			HaveField("Role", v1alpha1.RoleWAL), HaveField("Kind", v1alpha1.GrowthEmergency),
 			HaveField("To", BeComparableTo(resource.MustParse("2Gi"))))))
 		expectEvent(ctx, ns, wal, "EmergencyGrowing")
+	})
+})
+
+// #17 on a cluster of its own, and Serial: the node is cordoned, so no
+// other spec's pod could be scheduled meanwhile.
+var _ = Describe("node drain", Ordered, Serial, Label("gate3"), func() {
+	var (
+		ns, primary string
+		pg          *cnpgv1.Cluster
+	)
+	BeforeAll(func(ctx SpecContext) {
+		pg, primary = managedCluster(ctx, framework.ClusterSpec{Name: "depot"}, func(s *v1alpha1.StorageAutoscalePolicySpec) {
+			s.Volumes.Data.Trigger.UsedPercent = 60
+			s.Volumes.Data.Cooldown = metav1.Duration{Duration: 20 * time.Second}
+		})
+		ns = pg.Namespace
 	})
 
 	It("#17 recovers after a node drain (pod deleted and re-created; sidecar re-injected)", func(ctx SpecContext) {

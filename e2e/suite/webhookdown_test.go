@@ -28,8 +28,9 @@ const restartedAt = "kubectl.kubernetes.io/restartedAt"
 // #24: the webhooks are fail-open. With the controller scaled to zero, and
 // then with its webhook unreachable while it runs, CNPG still creates pods
 // and PVCs; the controller raises the PVCs, names the pods without the
-// sidecar and, once allowed to, has CNPG restart them, once.
-var _ = Describe("webhook down", Ordered, Label("gate4"), func() {
+// sidecar and, once allowed to, has CNPG restart them, once. Serial: no
+// other spec's pod may be created while the webhook is down.
+var _ = Describe("webhook down", Ordered, Serial, Label("gate4"), func() {
 	var (
 		ns, primary string
 		pg          *cnpgv1.Cluster
