@@ -11,6 +11,8 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/util/wait"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/pgstorage/cnpg-storage-autoscaler/internal/testenv/cnpgtest"
 )
 
 // The serving certificate is renewed by the real rotator while the API
@@ -21,11 +23,11 @@ import (
 func TestCertificateRotationWithoutAFailedCall(t *testing.T) {
 	ctx := context.Background()
 	c := env.Client
-	ns := newNamespace(t, nil)
-	shape := clusterShape{}
-	must(t, c.Create(ctx, newCluster(ns, "orders", shape)))
-	must(t, c.Create(ctx, newCluster(ns, "spare", shape)))
-	must(t, c.Create(ctx, newPolicy(ns, "orders", "orders", shape)))
+	ns := env.NewNamespace(t, nil)
+	shape := cnpgtest.Shape{}
+	must(t, c.Create(ctx, cnpgtest.NewCluster(ns, "orders", shape)))
+	must(t, c.Create(ctx, cnpgtest.NewCluster(ns, "spare", shape)))
+	must(t, c.Create(ctx, cnpgtest.NewPolicy(ns, "orders", "orders", shape)))
 
 	addr := fmt.Sprintf("127.0.0.1:%d", harness.options.WebhookPort)
 	bundles := caBundles(ctx, c)
@@ -39,13 +41,13 @@ func TestCertificateRotationWithoutAFailedCall(t *testing.T) {
 	call := func() {
 		t.Helper()
 		calls++
-		pod := instancePod(t, newCluster(ns, "orders", shape))
+		pod := cnpgtest.InstancePod(t, cnpgtest.NewCluster(ns, "orders", shape))
 		pod.Name = fmt.Sprintf("orders-%d", calls)
 		must(t, c.Create(ctx, pod))
-		if !hasSidecar(pod) {
+		if !HasSidecar(pod) {
 			t.Fatalf("call %d: pod %s admitted without the sidecar: the webhook call failed", calls, pod.Name)
 		}
-		if err := c.Create(ctx, newPolicy(ns, "spare", "spare", shape), client.DryRunAll); err != nil {
+		if err := c.Create(ctx, cnpgtest.NewPolicy(ns, "spare", "spare", shape), client.DryRunAll); err != nil {
 			t.Fatalf("call %d: policy webhook: %v", calls, err)
 		}
 	}
@@ -103,23 +105,23 @@ func TestCertificateRotationWithoutAFailedCall(t *testing.T) {
 func TestCARenewalKeepsBothCAsInTheBundle(t *testing.T) {
 	ctx := context.Background()
 	c := env.Client
-	ns := newNamespace(t, nil)
-	shape := clusterShape{}
-	must(t, c.Create(ctx, newCluster(ns, "orders", shape)))
-	must(t, c.Create(ctx, newCluster(ns, "spare", shape)))
-	must(t, c.Create(ctx, newPolicy(ns, "orders", "orders", shape)))
+	ns := env.NewNamespace(t, nil)
+	shape := cnpgtest.Shape{}
+	must(t, c.Create(ctx, cnpgtest.NewCluster(ns, "orders", shape)))
+	must(t, c.Create(ctx, cnpgtest.NewCluster(ns, "spare", shape)))
+	must(t, c.Create(ctx, cnpgtest.NewPolicy(ns, "orders", "orders", shape)))
 
 	calls := 0
 	call := func() {
 		t.Helper()
 		calls++
-		pod := instancePod(t, newCluster(ns, "orders", shape))
+		pod := cnpgtest.InstancePod(t, cnpgtest.NewCluster(ns, "orders", shape))
 		pod.Name = fmt.Sprintf("orders-ca-%d", calls)
 		must(t, c.Create(ctx, pod))
-		if !hasSidecar(pod) {
+		if !HasSidecar(pod) {
 			t.Fatalf("call %d: pod %s admitted without the sidecar: the webhook call failed", calls, pod.Name)
 		}
-		if err := c.Create(ctx, newPolicy(ns, "spare", "spare", shape), client.DryRunAll); err != nil {
+		if err := c.Create(ctx, cnpgtest.NewPolicy(ns, "spare", "spare", shape), client.DryRunAll); err != nil {
 			t.Fatalf("call %d: policy webhook: %v", calls, err)
 		}
 	}
