@@ -4,8 +4,8 @@
 #
 #   deploy/crds/*.yaml       → the chart's crds/          (controller-gen's CRDs)
 #   deploy/admission/*.yaml  → the chart's files/admission/ (the webhook
-#                              configurations and the ownership policy; the
-#                              admission tests install the same files)
+#                              configurations and the admission policies;
+#                              the integration tests install the same files)
 #   deploy/prometheus/rules.yaml → the chart's files/prometheus/ (the
 #                              PrometheusRule's alerts; tested by make test-alerts)
 #   the chart, default values → deploy/kustomize/         (helm template)
