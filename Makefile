@@ -39,7 +39,7 @@ generate: $(CONTROLLER_GEN) ## Generate DeepCopy methods from the API types.
 	$(CONTROLLER_GEN) object paths=./apis/...
 
 .PHONY: manifests
-manifests: $(CONTROLLER_GEN) $(HELM) ## Generate the CRDs and the Grafana dashboard, copy the CRDs and deploy/admission into the chart, render deploy/kustomize from it.
+manifests: $(CONTROLLER_GEN) $(HELM) ## Generate the CRDs and the Grafana dashboard; copy them, deploy/admission and the alert rules into the chart; render deploy/kustomize from it.
 	$(CONTROLLER_GEN) crd:allowDangerousTypes=true paths=./apis/... output:crd:artifacts:config=$(CRD_DIR)
 	go run ./deploy/grafana/gen $(DASHBOARD)
 	KUBE_VERSION=$(KUBE_VERSION) hack/chart-sync.sh $(HELM)
@@ -120,10 +120,11 @@ test-images: images ## Build the images and check their archives (platforms, use
 	go test -count=1 -tags images ./internal/images/
 
 .PHONY: chart-lint
-chart-lint: $(HELM) ## helm lint --strict the chart with its defaults and with cert-manager and monitoring on.
+chart-lint: $(HELM) ## helm lint --strict the chart with its defaults and with cert-manager, monitoring and the dashboard on.
 	$(HELM) lint --strict $(CHART) --namespace pgstorage-system --kube-version $(KUBE_VERSION)
 	$(HELM) lint --strict $(CHART) --namespace pgstorage-system --kube-version $(KUBE_VERSION) \
-	  --set certManager.enabled=true --set metrics.serviceMonitor.enabled=true --set metrics.podMonitor.enabled=true
+	  --set certManager.enabled=true --set metrics.serviceMonitor.enabled=true --set metrics.podMonitor.enabled=true \
+	  --set grafanaDashboard.enabled=true
 
 ##@ Sandbox (a real single-node Kubernetes with the real CNPG operator; needs root)
 
