@@ -66,6 +66,8 @@ func TestValuesSchemaRejectsMistakes(t *testing.T) {
 		{"sidecar memory limit removed", map[string]any{"sidecar": map[string]any{"resources": map[string]any{
 			"limits": map[string]any{"memory": nil}}}}, "memory"},
 		{"zero replicas", map[string]any{"replicaCount": 0}, "replicaCount"},
+		{"dashboard flag misspelt", map[string]any{"grafanaDashboard": map[string]any{"enable": true}}, "enable"},
+		{"dashboard in a namespace that cannot exist", map[string]any{"grafanaDashboard": map[string]any{"namespace": "Monitoring"}}, "namespace"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := renderManifest(releaseNamespace, tc.values)
