@@ -48,10 +48,10 @@ var _ = Describe("failover", Ordered, Label("gate3"), func() {
 		}
 
 		By("a switchover while the data role's growth is in flight")
-		// The storage takes 45 s to grow each data volume: the growth is in
+		// The storage takes 8 s (under the resizer's 10 s timeout) to grow each data volume: the growth is in
 		// flight (request 2Gi, capacity 1Gi) when CNPG switches over.
 		for _, pvc := range []string{first, second} {
-			annotatePVC(ctx, ns, pvc, "sandbox.pgstorage.io/resize-latency", "45s")
+			annotatePVC(ctx, ns, pvc, "sandbox.pgstorage.io/resize-latency", "8s")
 		}
 		fill(ctx, ns, first, "data", 62, 32, true)
 		Eventually(func(g Gomega) {

@@ -51,9 +51,9 @@ var _ = Describe("operations", Ordered, Label("gate3"), func() {
 
 	It("#16 accepts policy edits during a growth without losing data or state", func(ctx SpecContext) {
 		requests := logRequests(ctx, ns, primary)
-		// The storage takes 45 s to grow the data volume: the edits land
+		// The storage takes 8 s (under the resizer's 10 s timeout) to grow the data volume: the edits land
 		// while the growth is in flight.
-		annotatePVC(ctx, ns, primary, "sandbox.pgstorage.io/resize-latency", "45s")
+		annotatePVC(ctx, ns, primary, "sandbox.pgstorage.io/resize-latency", "8s")
 		fill(ctx, ns, primary, "data", 62, 32, true)
 		Eventually(func(g Gomega) {
 			request, capacity := pvcSize(ctx, g, ns, primary)
