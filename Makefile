@@ -16,6 +16,7 @@ HELM           := $(BIN)/helm
 CHART          := deploy/helm/cnpg-storage-autoscaler
 STATICCHECK    := $(BIN)/staticcheck
 CRD_DIR        := deploy/crds
+DASHBOARD      := deploy/grafana/cnpg-storage-autoscaler.json
 
 # envtest finds etcd and kube-apiserver here.
 export KUBEBUILDER_ASSETS := $(KUBE_BIN)
@@ -38,11 +39,12 @@ generate: $(CONTROLLER_GEN) ## Generate DeepCopy methods from the API types.
 	$(CONTROLLER_GEN) object paths=./apis/...
 
 .PHONY: manifests
-manifests: $(CONTROLLER_GEN) $(HELM) ## Generate the CRDs, copy them and deploy/admission into the chart, render deploy/kustomize from it.
+manifests: $(CONTROLLER_GEN) $(HELM) ## Generate the CRDs and the Grafana dashboard; copy them, deploy/admission and the alert rules into the chart; render deploy/kustomize from it.
 	$(CONTROLLER_GEN) crd:allowDangerousTypes=true paths=./apis/... output:crd:artifacts:config=$(CRD_DIR)
+	go run ./deploy/grafana/gen $(DASHBOARD)
 	KUBE_VERSION=$(KUBE_VERSION) hack/chart-sync.sh $(HELM)
 
-GENERATED_PATHS := apis $(CRD_DIR) $(CHART)/crds $(CHART)/files deploy/kustomize
+GENERATED_PATHS := apis $(CRD_DIR) deploy/grafana $(CHART)/crds $(CHART)/files deploy/kustomize
 generated_hash = find $(GENERATED_PATHS) -type f | sort | xargs sha256sum | sha256sum
 
 .PHONY: verify
@@ -117,10 +119,11 @@ test-images: images ## Build the images and check their archives (platforms, use
 	go test -count=1 -tags images ./internal/images/
 
 .PHONY: chart-lint
-chart-lint: $(HELM) ## helm lint --strict the chart with its defaults and with cert-manager and monitoring on.
+chart-lint: $(HELM) ## helm lint --strict the chart with its defaults and with cert-manager, monitoring and the dashboard on.
 	$(HELM) lint --strict $(CHART) --namespace pgstorage-system --kube-version $(KUBE_VERSION)
 	$(HELM) lint --strict $(CHART) --namespace pgstorage-system --kube-version $(KUBE_VERSION) \
-	  --set certManager.enabled=true --set metrics.serviceMonitor.enabled=true --set metrics.podMonitor.enabled=true
+	  --set certManager.enabled=true --set metrics.serviceMonitor.enabled=true --set metrics.podMonitor.enabled=true \
+	  --set grafanaDashboard.enabled=true
 
 ##@ Sandbox (a real single-node Kubernetes with the real CNPG operator; needs root)
 

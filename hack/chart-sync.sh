@@ -4,10 +4,13 @@
 #
 #   deploy/crds/*.yaml       → the chart's crds/          (controller-gen's CRDs)
 #   deploy/admission/*.yaml  → the chart's files/admission/ (the webhook
-#                              configurations and the ownership policy; the
-#                              admission tests install the same files)
+#                              configurations and the admission policies;
+#                              the integration tests install the same files)
 #   deploy/prometheus/rules.yaml → the chart's files/prometheus/ (the
 #                              PrometheusRule's alerts; tested by make test-alerts)
+#   deploy/grafana/*.json    → the chart's files/grafana/  (the dashboard
+#                              ConfigMap's JSON; written just before by
+#                              go run ./deploy/grafana/gen)
 #   the chart, default values → deploy/kustomize/         (helm template)
 set -euo pipefail
 
@@ -20,11 +23,12 @@ namespace=pgstorage-system
 # assume v1.20); render for the version the tests run.
 kube_version=${KUBE_VERSION:-v1.34.4}
 
-rm -rf "$chart/crds" "$chart/files/admission" "$chart/files/prometheus"
-mkdir -p "$chart/crds" "$chart/files/admission" "$chart/files/prometheus"
+rm -rf "$chart/crds" "$chart/files/admission" "$chart/files/prometheus" "$chart/files/grafana"
+mkdir -p "$chart/crds" "$chart/files/admission" "$chart/files/prometheus" "$chart/files/grafana"
 cp deploy/crds/*.yaml "$chart/crds/"
 cp deploy/admission/*.yaml "$chart/files/admission/"
 cp deploy/prometheus/rules.yaml "$chart/files/prometheus/"
+cp deploy/grafana/*.json "$chart/files/grafana/"
 
 out=deploy/kustomize
 rm -rf "$out"

@@ -2,7 +2,8 @@
 // add-on's admission webhooks (DESIGN §6, §7).
 //
 // It only parses flags and wires the manager; the work is in
-// controllers/policy and controllers/admission.
+// controllers/policy, controllers/admission, controllers/writers and
+// controllers/restarts.
 package main
 
 import (
@@ -26,6 +27,8 @@ import (
 	"github.com/pgstorage/cnpg-storage-autoscaler/controllers/admission"
 	"github.com/pgstorage/cnpg-storage-autoscaler/controllers/metrics"
 	"github.com/pgstorage/cnpg-storage-autoscaler/controllers/policy"
+	"github.com/pgstorage/cnpg-storage-autoscaler/controllers/restarts"
+	"github.com/pgstorage/cnpg-storage-autoscaler/controllers/writers"
 	"github.com/pgstorage/cnpg-storage-autoscaler/internal/kubescheme"
 )
 
@@ -129,7 +132,7 @@ func run(o options, log logr.Logger) error {
 		Config: policy.Config{
 			ResizeTimeout:      o.resizeTimeout,
 			QuotaRetryInterval: o.quotaRetryInterval,
-			MissingSidecars:    admission.SidecarMissing,
+			MissingSidecars:    restarts.SidecarMissing,
 		},
 	}
 	if err := reconciler.SetupWithManager(manager, controller.Options{MaxConcurrentReconciles: o.maxConcurrentReconciles}); err != nil {
@@ -137,8 +140,16 @@ func run(o options, log logr.Logger) error {
 	}
 
 	// Admission brings its own webhook server (every replica serves, leader
-	// or not), the certificate rotator and its reconcilers.
+	// or not) and the certificate rotator.
 	if err := admission.Setup(manager, *o.admission); err != nil {
+		return err
+	}
+	// On the leader: the grant that lets the sidecars write their
+	// observations, and the rolling restart of pods the webhook missed.
+	if err := writers.Setup(manager); err != nil {
+		return err
+	}
+	if err := restarts.Setup(manager); err != nil {
 		return err
 	}
 

@@ -12,6 +12,7 @@ import (
 	"k8s.io/utils/ptr"
 
 	"github.com/pgstorage/cnpg-storage-autoscaler/apis/v1alpha1"
+	"github.com/pgstorage/cnpg-storage-autoscaler/internal/testenv/cnpgtest"
 )
 
 // Pure tests of the decisions; the webhooks themselves are tested on the
@@ -19,9 +20,11 @@ import (
 
 func TestInjectRules(t *testing.T) {
 	cfg := DefaultSidecarConfig(testSidecarImage)
-	shape := clusterShape{wal: true}
-	base := func(t *testing.T) *corev1.Pod { return instancePod(t, newCluster("db", "orders", shape)) }
-	policy := newPolicy("db", "orders", "orders", shape)
+	shape := cnpgtest.Shape{WAL: true}
+	base := func(t *testing.T) *corev1.Pod {
+		return cnpgtest.InstancePod(t, cnpgtest.NewCluster("db", "orders", shape))
+	}
+	policy := cnpgtest.NewPolicy("db", "orders", "orders", shape)
 	cases := []struct {
 		name       string
 		pod        func(t *testing.T) *corev1.Pod
@@ -33,7 +36,7 @@ func TestInjectRules(t *testing.T) {
 		check      func(t *testing.T, out *corev1.Pod, d Decision)
 	}{
 		{name: "no policy: left alone", pod: base, wantReason: "has no StorageAutoscalePolicy"},
-		{name: "a policy for another cluster: left alone", pod: base, policy: newPolicy("db", "x", "other", shape), wantReason: "is for cluster other"},
+		{name: "a policy for another cluster: left alone", pod: base, policy: cnpgtest.NewPolicy("db", "x", "other", shape), wantReason: "is for cluster other"},
 		{name: "not an instance pod: left alone", policy: policy, wantReason: "not a CNPG instance pod", pod: func(t *testing.T) *corev1.Pod {
 			p := base(t)
 			p.Labels[instanceRoleLabel] = "job"
@@ -67,7 +70,11 @@ func TestInjectRules(t *testing.T) {
 				}
 			}},
 		{name: "the postgres container's UID wins over the pod's and the Cluster's", policy: policy, wantInject: true,
-			cluster: func() *cnpgv1.Cluster { c := newCluster("db", "orders", shape); c.Spec.PostgresUID = 7; return c }(),
+			cluster: func() *cnpgv1.Cluster {
+				c := cnpgtest.NewCluster("db", "orders", shape)
+				c.Spec.PostgresUID = 7
+				return c
+			}(),
 			pod: func(t *testing.T) *corev1.Pod {
 				p := base(t)
 				p.Spec.SecurityContext.RunAsUser = ptr.To[int64](500)
@@ -81,7 +88,7 @@ func TestInjectRules(t *testing.T) {
 			}},
 		{name: "the Cluster's postgresUID when the pod says nothing", policy: policy, wantInject: true,
 			cluster: func() *cnpgv1.Cluster {
-				c := newCluster("db", "orders", shape)
+				c := cnpgtest.NewCluster("db", "orders", shape)
 				c.Spec.PostgresUID, c.Spec.PostgresGID = 7, 8
 				return c
 			}(),
@@ -151,7 +158,7 @@ func TestInjectRules(t *testing.T) {
 
 func TestEffectiveSizeRules(t *testing.T) {
 	limited := func(mutate func(p *v1alpha1.StorageAutoscalePolicy)) *v1alpha1.StorageAutoscalePolicy {
-		p := newPolicy("db", "p", "orders", clusterShape{wal: true, tablespaces: []string{"idx"}})
+		p := cnpgtest.NewPolicy("db", "p", "orders", cnpgtest.Shape{WAL: true, Tablespaces: []string{"idx"}})
 		p.Spec.Volumes.Data.Limit = ptr.To(resource.MustParse("50Gi"))
 		p.Status.EffectiveSizes = v1alpha1.EffectiveSizes{
 			Data: ptr.To(resource.MustParse("10Gi")), Tablespaces: map[string]resource.Quantity{"idx": resource.MustParse("3Gi")},
@@ -236,10 +243,10 @@ func TestEffectiveSizeRules(t *testing.T) {
 }
 
 func TestValidatePolicyRules(t *testing.T) {
-	withWAL := newCluster("db", "orders", clusterShape{wal: true, tablespaces: []string{"idx"}})
-	single := newCluster("db", "orders", clusterShape{})
+	withWAL := cnpgtest.NewCluster("db", "orders", cnpgtest.Shape{WAL: true, Tablespaces: []string{"idx"}})
+	single := cnpgtest.NewCluster("db", "orders", cnpgtest.Shape{})
 	good := func() *v1alpha1.StorageAutoscalePolicy {
-		return newPolicy("db", "orders", "orders", clusterShape{wal: true, tablespaces: []string{"idx"}})
+		return cnpgtest.NewPolicy("db", "orders", "orders", cnpgtest.Shape{WAL: true, Tablespaces: []string{"idx"}})
 	}
 	cases := []struct {
 		name        string
@@ -273,7 +280,7 @@ func TestValidatePolicyRules(t *testing.T) {
 			}},
 		{name: "a WAL rule on a single-volume cluster is a warning", cluster: single, wantWarning: "spec.volumes.wal is ignored",
 			policy: func() *v1alpha1.StorageAutoscalePolicy {
-				p := newPolicy("db", "orders", "orders", clusterShape{})
+				p := cnpgtest.NewPolicy("db", "orders", "orders", cnpgtest.Shape{})
 				p.Spec.Volumes.WAL = &v1alpha1.VolumePolicy{Limit: ptr.To(resource.MustParse("1Gi"))}
 				return p
 			}},
@@ -298,7 +305,7 @@ func TestValidatePolicyRules(t *testing.T) {
 			}},
 		{name: "a policy being deleted does not block its successor", policy: good, cluster: withWAL,
 			others: []v1alpha1.StorageAutoscalePolicy{func() v1alpha1.StorageAutoscalePolicy {
-				p := newPolicy("db", "old", "orders", clusterShape{})
+				p := cnpgtest.NewPolicy("db", "old", "orders", cnpgtest.Shape{})
 				p.DeletionTimestamp = &metav1.Time{Time: time.Now()}
 				return *p
 			}()}},
@@ -314,81 +321,5 @@ func TestValidatePolicyRules(t *testing.T) {
 				t.Errorf("warnings %q, want %q", warns, tc.wantWarning)
 			}
 		})
-	}
-}
-
-func TestDecideRestartRules(t *testing.T) {
-	now := time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)
-	healthy := newCluster("db", "orders", clusterShape{})
-	healthy.Status.Phase = cnpgv1.PhaseHealthy
-	failing := healthy.DeepCopy()
-	failing.Status.Phase = "Failing over"
-	pod := func(name string, created time.Time, withSidecar bool) corev1.Pod {
-		p := corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: name, CreationTimestamp: metav1.Time{Time: created},
-			Labels: map[string]string{instanceRoleLabel: instanceRoleLabelValue, clusterLabel: "orders"}}}
-		if withSidecar {
-			p.Spec.InitContainers = []corev1.Container{{Name: SidecarName}}
-		}
-		return p
-	}
-	old := pod("orders-1", now.Add(-48*time.Hour), false)
-	cases := []struct {
-		name        string
-		on          bool
-		cluster     *cnpgv1.Cluster
-		pods        []corev1.Pod
-		last        time.Time
-		wantRestart bool
-		wantRetry   time.Duration
-		wantReason  string
-	}{
-		{"off: never", false, healthy, []corev1.Pod{old}, time.Time{}, false, 0, "restartExisting is false"},
-		{"a pod without the sidecar and no earlier restart: restart", true, healthy, []corev1.Pod{old}, time.Time{}, true, 0, "orders-1"},
-		{"every pod has the sidecar: nothing", true, healthy, []corev1.Pod{pod("orders-1", now, true)}, time.Time{}, false, 0, "every instance pod"},
-		{"an unhealthy cluster waits", true, failing, []corev1.Pod{old}, time.Time{}, false, time.Minute, "to be healthy"},
-		{"within the hour: wait for the rest of it", true, healthy, []corev1.Pod{old}, now.Add(-20 * time.Minute), false, 40 * time.Minute, "the next may be"},
-		{"after the hour: again", true, healthy, []corev1.Pod{old}, now.Add(-61 * time.Minute), true, 0, ""},
-		{"a pod created after our restart still lacks it: the webhook is broken, never again", true, healthy,
-			[]corev1.Pod{pod("orders-2", now.Add(-time.Minute), false)}, now.Add(-2 * time.Hour), false, 0, "webhook is not injecting"},
-		{"a terminating pod does not count", true, healthy, []corev1.Pod{func() corev1.Pod {
-			p := old
-			p.DeletionTimestamp = &metav1.Time{Time: now}
-			return p
-		}()}, time.Time{}, false, 0, "every instance pod"},
-	}
-	for _, tc := range cases {
-		t.Run(tc.name, func(t *testing.T) {
-			d := DecideRestart(tc.on, tc.cluster, tc.pods, tc.last, now)
-			if d.Restart != tc.wantRestart || d.RetryAfter != tc.wantRetry || !strings.Contains(d.Reason, tc.wantReason) {
-				t.Errorf("got %+v, want restart %v retry %s reason ~%q", d, tc.wantRestart, tc.wantRetry, tc.wantReason)
-			}
-		})
-	}
-}
-
-func TestSidecarMissingNamesLivePodsWithoutTheSidecar(t *testing.T) {
-	mk := func(name string, sidecar bool, phase corev1.PodPhase, role string) corev1.Pod {
-		p := corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: name, Labels: map[string]string{instanceRoleLabel: role}}}
-		p.Status.Phase = phase
-		if sidecar {
-			p.Spec.InitContainers = []corev1.Container{{Name: SidecarName}}
-		}
-		return p
-	}
-	pods := []corev1.Pod{
-		mk("orders-3", false, corev1.PodRunning, "instance"),
-		mk("orders-1", false, corev1.PodPending, "instance"),
-		mk("orders-2", true, corev1.PodRunning, "instance"),
-		mk("orders-4", false, corev1.PodFailed, "instance"),
-		mk("orders-join", false, corev1.PodRunning, ""),
-	}
-	if got := strings.Join(SidecarMissing(pods), ","); got != "orders-1,orders-3" {
-		t.Errorf("SidecarMissing %s, want orders-1,orders-3", got)
-	}
-	msg := SidecarMissingMessage("orders", "db", []string{"orders-1"})
-	for _, want := range []string{"orders-1", "kubectl cnpg restart orders -n db", "spec.injection.restartExisting: true"} {
-		if !strings.Contains(msg, want) {
-			t.Errorf("message %q lacks %q", msg, want)
-		}
 	}
 }

@@ -9,6 +9,8 @@ import (
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
+
+	"github.com/pgstorage/cnpg-storage-autoscaler/internal/testenv/cnpgtest"
 )
 
 // failurePolicy: Ignore does not protect the mutated pod from the
@@ -17,7 +19,7 @@ import (
 func TestMutatedPodPassesRestrictedPodSecurityAndLimitQuota(t *testing.T) {
 	ctx := context.Background()
 	c := env.Client
-	ns := newNamespace(t, map[string]string{"pod-security.kubernetes.io/enforce": "restricted"})
+	ns := env.NewNamespace(t, map[string]string{"pod-security.kubernetes.io/enforce": "restricted"})
 	hard := corev1.ResourceList{
 		corev1.ResourceLimitsCPU: resource.MustParse("10"), corev1.ResourceLimitsMemory: resource.MustParse("10Gi"),
 		corev1.ResourceRequestsCPU: resource.MustParse("10"), corev1.ResourceRequestsMemory: resource.MustParse("10Gi"),
@@ -31,23 +33,23 @@ func TestMutatedPodPassesRestrictedPodSecurityAndLimitQuota(t *testing.T) {
 	}}
 	must(t, c.Status().Update(ctx, quota))
 
-	shape := clusterShape{wal: true, limits: true}
-	must(t, c.Create(ctx, newCluster(ns, "orders", shape)))
-	must(t, c.Create(ctx, newPolicy(ns, "orders", "orders", shape)))
-	pod := instancePod(t, newCluster(ns, "orders", shape))
+	shape := cnpgtest.Shape{WAL: true, Limits: true}
+	must(t, c.Create(ctx, cnpgtest.NewCluster(ns, "orders", shape)))
+	must(t, c.Create(ctx, cnpgtest.NewPolicy(ns, "orders", "orders", shape)))
+	pod := cnpgtest.InstancePod(t, cnpgtest.NewCluster(ns, "orders", shape))
 	must(t, c.Create(ctx, pod))
-	if got := getPod(t, ns, pod.Name); !hasSidecar(got) {
+	if got := getPod(t, ns, pod.Name); !HasSidecar(got) {
 		t.Fatalf("pod admitted without the sidecar: %v", containerNames(got.Spec.InitContainers))
 	}
 
 	// The controls: the same namespace rejects what the sidecar avoids.
-	noLimits := instancePod(t, newCluster(ns, "orders", shape))
+	noLimits := cnpgtest.InstancePod(t, cnpgtest.NewCluster(ns, "orders", shape))
 	noLimits.Name, noLimits.Labels = "no-limits", nil
 	noLimits.Spec.Containers[0].Resources = corev1.ResourceRequirements{}
 	if err := c.Create(ctx, noLimits); err == nil || !strings.Contains(err.Error(), "limits") {
 		t.Errorf("a container without limits was admitted (%v): the quota does not bite", err)
 	}
-	privileged := instancePod(t, newCluster(ns, "orders", shape))
+	privileged := cnpgtest.InstancePod(t, cnpgtest.NewCluster(ns, "orders", shape))
 	privileged.Name, privileged.Labels = "escalating", nil
 	privileged.Spec.Containers[0].SecurityContext.AllowPrivilegeEscalation = ptr.To(true)
 	if err := c.Create(ctx, privileged); err == nil || !strings.Contains(err.Error(), "restricted") {
@@ -58,10 +60,10 @@ func TestMutatedPodPassesRestrictedPodSecurityAndLimitQuota(t *testing.T) {
 func TestNewPVCStartsAtTheEffectiveSize(t *testing.T) {
 	ctx := context.Background()
 	c := env.Client
-	ns := newNamespace(t, nil)
-	shape := clusterShape{wal: true, tablespaces: []string{"idx"}}
-	must(t, c.Create(ctx, newCluster(ns, "orders", shape)))
-	policy := newPolicy(ns, "orders", "orders", shape)
+	ns := env.NewNamespace(t, nil)
+	shape := cnpgtest.Shape{WAL: true, Tablespaces: []string{"idx"}}
+	must(t, c.Create(ctx, cnpgtest.NewCluster(ns, "orders", shape)))
+	policy := cnpgtest.NewPolicy(ns, "orders", "orders", shape)
 	must(t, c.Create(ctx, policy))
 	// The policy reconciler writes these; here the test does.
 	policy.Status.EffectiveSizes.Data = ptr.To(resource.MustParse("3Gi"))

@@ -59,7 +59,7 @@ func decide(pod *corev1.Pod, cluster *cnpgv1.Cluster, policy *v1alpha1.StorageAu
 		return Decision{Reason: fmt.Sprintf("cluster %s has no StorageAutoscalePolicy", clusterName)}
 	case policy.Spec.ClusterRef.Name != clusterName:
 		return Decision{Reason: fmt.Sprintf("policy %s is for cluster %s, not %s", policy.Name, policy.Spec.ClusterRef.Name, clusterName)}
-	case hasSidecar(pod):
+	case HasSidecar(pod):
 		return Decision{Reason: "the pod already has " + SidecarName}
 	case cfg.Image == "":
 		return Decision{Reason: "no sidecar image is configured"}
@@ -92,10 +92,12 @@ func decide(pod *corev1.Pod, cluster *cnpgv1.Cluster, policy *v1alpha1.StorageAu
 	}
 }
 
-// hasSidecar is true when any container of the pod is already the probe,
+// HasSidecar is true when any container of the pod is already the probe,
 // wherever it is: a pod that went through the webhook twice (reinvocation,
-// a retried request) gets it once.
-func hasSidecar(pod *corev1.Pod) bool {
+// a retried request) gets it once. It is also what controllers/restarts
+// reports and restarts a pod for lacking, so that the webhook and the
+// restarts never disagree on which pods have the probe.
+func HasSidecar(pod *corev1.Pod) bool {
 	return findContainer(pod.Spec.InitContainers, SidecarName) != nil ||
 		findContainer(pod.Spec.Containers, SidecarName) != nil
 }

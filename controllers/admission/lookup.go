@@ -11,11 +11,12 @@ import (
 	"github.com/pgstorage/cnpg-storage-autoscaler/apis/v1alpha1"
 )
 
-// policyForCluster returns the policy of a cluster, nil when it has none.
+// PolicyForCluster returns the policy of a cluster, nil when it has none.
 // Should two exist (the policy webhook rejects the second, but it can be
 // down or bypassed), the oldest wins, as the controller's Conflict
-// condition says.
-func policyForCluster(ctx context.Context, r client.Reader, namespace, cluster string) (*v1alpha1.StorageAutoscalePolicy, error) {
+// condition says. The webhooks and controllers/restarts (which policy's
+// restartExisting governs a pod) all ask it.
+func PolicyForCluster(ctx context.Context, r client.Reader, namespace, cluster string) (*v1alpha1.StorageAutoscalePolicy, error) {
 	var list v1alpha1.StorageAutoscalePolicyList
 	if err := r.List(ctx, &list, client.InNamespace(namespace)); err != nil {
 		return nil, fmt.Errorf("list StorageAutoscalePolicies in %s: %w", namespace, err)

@@ -48,7 +48,7 @@ func (h *podInjector) Handle(ctx context.Context, req admission.Request) admissi
 	}
 	ctx, cancel := context.WithTimeout(ctx, h.budget)
 	defer cancel()
-	policy, err := policyForCluster(ctx, h.reader, pod.Namespace, clusterName)
+	policy, err := PolicyForCluster(ctx, h.reader, pod.Namespace, clusterName)
 	if err != nil {
 		return h.allowOnError(req, err)
 	}

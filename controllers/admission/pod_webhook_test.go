@@ -9,6 +9,8 @@ import (
 	"k8s.io/apimachinery/pkg/api/equality"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/pgstorage/cnpg-storage-autoscaler/internal/testenv/cnpgtest"
 )
 
 // Pods built by CNPG's own builder go through the real API server and the
@@ -18,24 +20,24 @@ import (
 func TestPodWebhookInjectsIntoCNPGInstancePods(t *testing.T) {
 	cases := []struct {
 		name      string
-		shape     clusterShape
+		shape     cnpgtest.Shape
 		uid       int64
 		wantMount map[string]string // sidecar mount path -> pod volume
 		wantEnv   string            // PGSTORAGE_VOLUMES
 	}{
 		{
-			name: "single-volume cluster: data only", shape: clusterShape{}, uid: 26,
+			name: "single-volume cluster: data only", shape: cnpgtest.Shape{}, uid: 26,
 			wantMount: map[string]string{"/var/lib/postgresql/data": "pgdata", "/controller/run": "scratch-data"},
 			wantEnv:   "name=pgdata,role=data,pvc=orders-1,path=/var/lib/postgresql/data",
 		},
 		{
-			name: "cluster with a WAL volume and PostgreSQL UID 1001", shape: clusterShape{wal: true, postgresUID: 1001}, uid: 1001,
+			name: "cluster with a WAL volume and PostgreSQL UID 1001", shape: cnpgtest.Shape{WAL: true, PostgresUID: 1001}, uid: 1001,
 			wantMount: map[string]string{"/var/lib/postgresql/data": "pgdata", "/var/lib/postgresql/wal": "pg-wal", "/controller/run": "scratch-data"},
 			wantEnv: "name=pgdata,role=data,pvc=orders-1,path=/var/lib/postgresql/data;" +
 				"name=pg-wal,role=wal,pvc=orders-1-wal,path=/var/lib/postgresql/wal",
 		},
 		{
-			name: "cluster with WAL and two tablespaces", shape: clusterShape{wal: true, tablespaces: []string{"idx", "archive"}}, uid: 26,
+			name: "cluster with WAL and two tablespaces", shape: cnpgtest.Shape{WAL: true, Tablespaces: []string{"idx", "archive"}}, uid: 26,
 			wantMount: map[string]string{
 				"/var/lib/postgresql/data": "pgdata", "/var/lib/postgresql/wal": "pg-wal", "/controller/run": "scratch-data",
 				"/var/lib/postgresql/tablespaces/idx": "tbs-idx", "/var/lib/postgresql/tablespaces/archive": "tbs-archive",
@@ -50,13 +52,13 @@ func TestPodWebhookInjectsIntoCNPGInstancePods(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			ctx := context.Background()
 			c := env.Client
-			policed, plain := newNamespace(t, nil), newNamespace(t, nil)
+			policed, plain := env.NewNamespace(t, nil), env.NewNamespace(t, nil)
 			for _, ns := range []string{policed, plain} {
-				must(t, c.Create(ctx, newCluster(ns, "orders", tc.shape)))
+				must(t, c.Create(ctx, cnpgtest.NewCluster(ns, "orders", tc.shape)))
 			}
-			must(t, c.Create(ctx, newPolicy(policed, "orders", "orders", tc.shape)))
+			must(t, c.Create(ctx, cnpgtest.NewPolicy(policed, "orders", "orders", tc.shape)))
 
-			sent := instancePod(t, newCluster(policed, "orders", tc.shape))
+			sent := cnpgtest.InstancePod(t, cnpgtest.NewCluster(policed, "orders", tc.shape))
 			twin := sent.DeepCopy()
 			twin.Namespace = plain
 			must(t, c.Create(ctx, sent.DeepCopy()))
@@ -99,7 +101,7 @@ func TestPodWebhookInjectsIntoCNPGInstancePods(t *testing.T) {
 			if !equality.Semantic.DeepEqual(again.Spec.InitContainers, live.Spec.InitContainers) {
 				t.Errorf("second pass changed init containers: %v", containerNames(again.Spec.InitContainers))
 			}
-			if _, d := Inject(live, nil, newPolicy(policed, "orders", "orders", tc.shape), DefaultSidecarConfig(testSidecarImage)); d.Sidecar != nil {
+			if _, d := Inject(live, nil, cnpgtest.NewPolicy(policed, "orders", "orders", tc.shape), DefaultSidecarConfig(testSidecarImage)); d.Sidecar != nil {
 				t.Errorf("Inject on an injected pod: %s", d.Reason)
 			}
 		})
@@ -109,27 +111,27 @@ func TestPodWebhookInjectsIntoCNPGInstancePods(t *testing.T) {
 func TestPodWebhookLeavesOtherPodsAlone(t *testing.T) {
 	ctx := context.Background()
 	c := env.Client
-	ns := newNamespace(t, nil)
-	shape := clusterShape{}
-	must(t, c.Create(ctx, newCluster(ns, "orders", shape)))
-	must(t, c.Create(ctx, newPolicy(ns, "orders", "orders", shape)))
-	must(t, c.Create(ctx, newCluster(ns, "other", shape)))
+	ns := env.NewNamespace(t, nil)
+	shape := cnpgtest.Shape{}
+	must(t, c.Create(ctx, cnpgtest.NewCluster(ns, "orders", shape)))
+	must(t, c.Create(ctx, cnpgtest.NewPolicy(ns, "orders", "orders", shape)))
+	must(t, c.Create(ctx, cnpgtest.NewCluster(ns, "other", shape)))
 
-	unpoliced := instancePod(t, newCluster(ns, "other", shape))
+	unpoliced := cnpgtest.InstancePod(t, cnpgtest.NewCluster(ns, "other", shape))
 	must(t, c.Create(ctx, unpoliced))
 	// A pod of the policed cluster that is not an instance (a join or a
 	// backup job pod, say): no podRole=instance label.
-	job := instancePod(t, newCluster(ns, "orders", shape))
+	job := cnpgtest.InstancePod(t, cnpgtest.NewCluster(ns, "orders", shape))
 	job.Name = "orders-1-join"
 	delete(job.Labels, instanceRoleLabel)
 	must(t, c.Create(ctx, job))
 	// The control: the same pod with the label is injected.
-	instance := instancePod(t, newCluster(ns, "orders", shape))
+	instance := cnpgtest.InstancePod(t, cnpgtest.NewCluster(ns, "orders", shape))
 	must(t, c.Create(ctx, instance))
 
 	for name, wantSidecar := range map[string]bool{unpoliced.Name: false, job.Name: false, instance.Name: true} {
 		got := getPod(t, ns, name)
-		if has := hasSidecar(got); has != wantSidecar {
+		if has := HasSidecar(got); has != wantSidecar {
 			t.Errorf("pod %s: sidecar %v, want %v (init containers %v)", name, has, wantSidecar, containerNames(got.Spec.InitContainers))
 		}
 	}

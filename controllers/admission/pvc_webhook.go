@@ -40,7 +40,7 @@ func (h *pvcSizer) Handle(ctx context.Context, req admission.Request) admission.
 	}
 	ctx, cancel := context.WithTimeout(ctx, h.budget)
 	defer cancel()
-	policy, err := policyForCluster(ctx, h.reader, req.Namespace, clusterName)
+	policy, err := PolicyForCluster(ctx, h.reader, req.Namespace, clusterName)
 	if err != nil {
 		return h.allowOnError(req, err)
 	}

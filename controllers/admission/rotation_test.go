@@ -11,21 +11,16 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/util/wait"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/pgstorage/cnpg-storage-autoscaler/internal/testenv/cnpgtest"
 )
 
 // The serving certificate is renewed by the real rotator while the API
-// server keeps calling the webhooks: not one call fails. Every pod must come
-// back with the sidecar (the pod webhook fails open, so a failed call would
-// otherwise go unseen) and every policy dry-run must pass the validating
-// webhook (which fails closed).
+// server keeps calling the webhooks: not one call fails (webhookCalls).
 func TestCertificateRotationWithoutAFailedCall(t *testing.T) {
 	ctx := context.Background()
 	c := env.Client
-	ns := newNamespace(t, nil)
-	shape := clusterShape{}
-	must(t, c.Create(ctx, newCluster(ns, "orders", shape)))
-	must(t, c.Create(ctx, newCluster(ns, "spare", shape)))
-	must(t, c.Create(ctx, newPolicy(ns, "orders", "orders", shape)))
+	calls := newWebhookCalls(t)
 
 	addr := fmt.Sprintf("127.0.0.1:%d", harness.options.WebhookPort)
 	bundles := caBundles(ctx, c)
@@ -35,21 +30,7 @@ func TestCertificateRotationWithoutAFailedCall(t *testing.T) {
 	before, err := servedCertificate(addr, bundles[0])
 	must(t, err)
 
-	calls := 0
-	call := func() {
-		t.Helper()
-		calls++
-		pod := instancePod(t, newCluster(ns, "orders", shape))
-		pod.Name = fmt.Sprintf("orders-%d", calls)
-		must(t, c.Create(ctx, pod))
-		if !hasSidecar(pod) {
-			t.Fatalf("call %d: pod %s admitted without the sidecar: the webhook call failed", calls, pod.Name)
-		}
-		if err := c.Create(ctx, newPolicy(ns, "spare", "spare", shape), client.DryRunAll); err != nil {
-			t.Fatalf("call %d: policy webhook: %v", calls, err)
-		}
-	}
-	call()
+	calls.call()
 
 	// Lose the serving certificate: the rotator mints a new one under the
 	// same CA, as it does when the old one nears its end.
@@ -62,7 +43,7 @@ func TestCertificateRotationWithoutAFailedCall(t *testing.T) {
 
 	var after []byte
 	err = wait.PollUntilContextTimeout(ctx, 50*time.Millisecond, 2*time.Minute, true, func(context.Context) (bool, error) {
-		call()
+		calls.call()
 		served, err := servedCertificate(addr, bundles[0])
 		if err != nil {
 			return false, err
@@ -74,10 +55,10 @@ func TestCertificateRotationWithoutAFailedCall(t *testing.T) {
 		return false, nil
 	})
 	if err != nil {
-		t.Fatalf("the server never switched to the renewed certificate after %d calls: %v", calls, err)
+		t.Fatalf("the server never switched to the renewed certificate after %d calls: %v", calls.count, err)
 	}
 	for range 10 {
-		call()
+		calls.call()
 	}
 	must(t, c.Get(ctx, client.ObjectKeyFromObject(secret), secret))
 	if !bytes.Equal(secret.Data["ca.crt"], caBefore) {
@@ -91,7 +72,7 @@ func TestCertificateRotationWithoutAFailedCall(t *testing.T) {
 			t.Errorf("caBundle %d changed during a serving-certificate renewal", i)
 		}
 	}
-	t.Logf("%d webhook calls through the renewal, none failed", calls)
+	t.Logf("%d webhook calls through the renewal, none failed", calls.count)
 }
 
 // The CA is renewed by the real rotator while the API server keeps calling
@@ -103,27 +84,9 @@ func TestCertificateRotationWithoutAFailedCall(t *testing.T) {
 func TestCARenewalKeepsBothCAsInTheBundle(t *testing.T) {
 	ctx := context.Background()
 	c := env.Client
-	ns := newNamespace(t, nil)
-	shape := clusterShape{}
-	must(t, c.Create(ctx, newCluster(ns, "orders", shape)))
-	must(t, c.Create(ctx, newCluster(ns, "spare", shape)))
-	must(t, c.Create(ctx, newPolicy(ns, "orders", "orders", shape)))
+	calls := newWebhookCalls(t)
 
-	calls := 0
-	call := func() {
-		t.Helper()
-		calls++
-		pod := instancePod(t, newCluster(ns, "orders", shape))
-		pod.Name = fmt.Sprintf("orders-ca-%d", calls)
-		must(t, c.Create(ctx, pod))
-		if !hasSidecar(pod) {
-			t.Fatalf("call %d: pod %s admitted without the sidecar: the webhook call failed", calls, pod.Name)
-		}
-		if err := c.Create(ctx, newPolicy(ns, "spare", "spare", shape), client.DryRunAll); err != nil {
-			t.Fatalf("call %d: policy webhook: %v", calls, err)
-		}
-	}
-	call()
+	calls.call()
 
 	secret := &corev1.Secret{}
 	must(t, c.Get(ctx, client.ObjectKey{Namespace: testSecretNamespace, Name: harness.options.SecretName}, secret))
@@ -136,7 +99,7 @@ func TestCARenewalKeepsBothCAsInTheBundle(t *testing.T) {
 
 	var newCA *x509.Certificate
 	err := wait.PollUntilContextTimeout(ctx, 50*time.Millisecond, 2*time.Minute, true, func(context.Context) (bool, error) {
-		call()
+		calls.call()
 		if newCA == nil {
 			s := &corev1.Secret{}
 			must(t, c.Get(ctx, client.ObjectKeyFromObject(secret), s))
@@ -169,12 +132,12 @@ func TestCARenewalKeepsBothCAsInTheBundle(t *testing.T) {
 		return served.CheckSignatureFrom(newCA) == nil, nil
 	})
 	if err != nil {
-		t.Fatalf("the CA renewal did not complete after %d calls: %v", calls, err)
+		t.Fatalf("the CA renewal did not complete after %d calls: %v", calls.count, err)
 	}
 	for range 10 {
-		call()
+		calls.call()
 	}
-	t.Logf("%d webhook calls through the CA renewal, none failed", calls)
+	t.Logf("%d webhook calls through the CA renewal, none failed", calls.count)
 }
 
 func firstCertificate(t *testing.T, data []byte) *x509.Certificate {
@@ -184,4 +147,45 @@ func firstCertificate(t *testing.T, data []byte) *x509.Certificate {
 		t.Fatalf("no certificate in %q", data)
 	}
 	return certs[0]
+}
+
+// webhookCalls go through both webhooks while a certificate is renewed, in
+// a namespace of their own with two clusters: "orders" with a policy,
+// "spare" without. Each call creates a pod of orders, which must come back
+// with the sidecar (the pod webhook fails open, so a failed call would
+// otherwise go unseen), and dry-runs a policy for spare, which must pass
+// the validating webhook (which fails closed).
+type webhookCalls struct {
+	t         *testing.T
+	namespace string
+	count     int
+}
+
+func newWebhookCalls(t *testing.T) *webhookCalls {
+	t.Helper()
+	ctx := context.Background()
+	c := env.Client
+	ns := env.NewNamespace(t, nil)
+	must(t, c.Create(ctx, cnpgtest.NewCluster(ns, "orders", cnpgtest.Shape{})))
+	must(t, c.Create(ctx, cnpgtest.NewCluster(ns, "spare", cnpgtest.Shape{})))
+	must(t, c.Create(ctx, cnpgtest.NewPolicy(ns, "orders", "orders", cnpgtest.Shape{})))
+	return &webhookCalls{t: t, namespace: ns}
+}
+
+// call makes one call through each webhook and fails the test at the first
+// that failed.
+func (w *webhookCalls) call() {
+	t := w.t
+	t.Helper()
+	ctx := context.Background()
+	w.count++
+	pod := cnpgtest.InstancePod(t, cnpgtest.NewCluster(w.namespace, "orders", cnpgtest.Shape{}))
+	pod.Name = fmt.Sprintf("orders-%d", w.count)
+	must(t, env.Client.Create(ctx, pod))
+	if !HasSidecar(pod) {
+		t.Fatalf("call %d: pod %s admitted without the sidecar: the webhook call failed", w.count, pod.Name)
+	}
+	if err := env.Client.Create(ctx, cnpgtest.NewPolicy(w.namespace, "spare", "spare", cnpgtest.Shape{}), client.DryRunAll); err != nil {
+		t.Fatalf("call %d: policy webhook: %v", w.count, err)
+	}
 }

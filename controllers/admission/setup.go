@@ -17,9 +17,8 @@ import (
 )
 
 // Setup adds everything admission needs to the manager: the certificate
-// rotator (unless cert-manager does it), the webhook server with its three
-// handlers, the observation RBAC reconciler and the sidecar-restart
-// reconciler. Call it before mgr.Start. The manager must not also serve
+// rotator (unless cert-manager does it) and the webhook server with its
+// three handlers. Call it before mgr.Start. The manager must not also serve
 // webhooks of its own (leave manager.Options.WebhookServer unset and do not
 // call mgr.GetWebhookServer): this package brings its own server, which
 // starts only once the certificate files exist.
@@ -53,10 +52,7 @@ func Setup(mgr manager.Manager, o Options) error {
 	if err := mgr.AddReadyzCheck("webhook-server", server.StartedChecker()); err != nil {
 		return fmt.Errorf("add webhook readiness check: %w", err)
 	}
-	if err := SetupObservationRBAC(mgr); err != nil {
-		return err
-	}
-	return SetupSidecarRestarts(mgr)
+	return nil
 }
 
 // addRotator runs open-policy-agent/cert-controller on the leader only

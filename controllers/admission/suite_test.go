@@ -7,27 +7,19 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
-	"io"
 	"net"
 	"os"
 	"path/filepath"
-	"sync"
 	"testing"
 	"time"
 
-	"github.com/go-logr/logr/funcr"
 	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/runtime"
-	"k8s.io/apimachinery/pkg/runtime/serializer"
 	"k8s.io/apimachinery/pkg/util/wait"
-	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 	"k8s.io/utils/ptr"
-	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/config"
-	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
+	"sigs.k8s.io/controller-runtime/pkg/manager"
 
 	"github.com/pgstorage/cnpg-storage-autoscaler/internal/testenv"
 )
@@ -50,58 +42,18 @@ var (
 )
 
 func TestMain(m *testing.M) {
-	code, err := run(m)
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	os.Exit(code)
-}
-
-func run(m *testing.M) (int, error) {
-	var err error
-	env, err = testenv.Start()
-	if err != nil {
-		return 0, err
-	}
-	defer func() {
-		if err := env.Stop(); err != nil {
-			fmt.Fprintln(os.Stderr, "stop test API server:", err)
+	os.Exit(testenv.MainWithLogs(m, &env, "admission-test-*.log", func() (err error) {
+		if harness, err = newHarness(); err != nil {
+			return err
 		}
-	}()
-	logFile, err := os.CreateTemp("", "admission-test-*.log")
-	if err != nil {
-		return 0, err
-	}
-	defer logFile.Close()
-	var logMu sync.Mutex
-	ctrl.SetLogger(funcr.New(func(prefix, args string) {
-		logMu.Lock()
-		defer logMu.Unlock()
-		fmt.Fprintln(logFile, time.Now().Format(time.RFC3339Nano), prefix, args)
-	}, funcr.Options{Verbosity: 1}))
-
-	harness, err = newHarness()
-	if err != nil {
-		return 0, err
-	}
-	defer harness.stop()
-	if err := harness.start(false); err != nil {
-		return 0, err
-	}
-	code := m.Run()
-	if code != 0 {
-		fmt.Fprintln(os.Stderr, "controller logs:", logFile.Name())
-	}
-	return code, nil
+		return harness.start(false)
+	}))
 }
 
 // admissionHarness runs Setup in a manager of its own, as cmd/controller does.
 type admissionHarness struct {
 	options Options
-	cancel  context.CancelFunc
-	done    chan error
-	kubelet context.CancelFunc
+	manager *testenv.Manager
 	starts  int
 }
 
@@ -133,12 +85,10 @@ func newHarness() (*admissionHarness, error) {
 	if err := installWebhookConfigurations(ctx, c, fmt.Sprintf("https://localhost:%d", port)); err != nil {
 		return nil, err
 	}
-	if err := applyYAML(ctx, c, filepath.Join(testenv.RepoRoot(), "deploy", "admission", "observation-ownership.yaml")); err != nil {
-		return nil, err
-	}
-	kctx, kcancel := context.WithCancel(ctx)
-	go syncSecretToDir(kctx, c, client.ObjectKey{Namespace: testSecretNamespace, Name: o.SecretName}, certDir)
-	return &admissionHarness{options: o, kubelet: kcancel}, nil
+	// Kubelet's part runs as long as the process: every manager serves
+	// from the same directory.
+	go syncSecretToDir(ctx, c, client.ObjectKey{Namespace: testSecretNamespace, Name: o.SecretName}, certDir)
+	return &admissionHarness{options: o}, nil
 }
 
 // start runs a manager with Setup; certManager: serve from the files only,
@@ -148,29 +98,18 @@ func (h *admissionHarness) start(certManager bool) error {
 	o.CertManager = certManager
 	h.starts++
 	o.rotatorName = fmt.Sprintf("cert-rotator-%d", h.starts)
-	mgr, err := ctrl.NewManager(env.Config, ctrl.Options{
-		Scheme:                 env.Scheme,
-		Metrics:                metricsserver.Options{BindAddress: "0"},
-		HealthProbeBindAddress: "0",
-		Controller:             config.Controller{SkipNameValidation: ptr.To(true)},
-	})
+	var err error
+	h.manager, err = env.StartManager(func(mgr manager.Manager) error { return Setup(mgr, o) })
 	if err != nil {
 		return err
 	}
-	if err := Setup(mgr, o); err != nil {
-		return err
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	h.cancel, h.done = cancel, make(chan error, 1)
-	go func() { h.done <- mgr.Start(ctx) }()
-	return h.waitServing(ctx)
+	return h.waitServing(context.Background())
 }
 
 func (h *admissionHarness) stop() {
-	if h.cancel != nil {
-		h.cancel()
-		<-h.done
-		h.cancel = nil
+	if h.manager != nil {
+		_ = h.manager.Stop()
+		h.manager = nil
 	}
 }
 
@@ -181,10 +120,8 @@ func (h *admissionHarness) waitServing(ctx context.Context) error {
 	addr := fmt.Sprintf("127.0.0.1:%d", h.options.WebhookPort)
 	var last error
 	err := wait.PollUntilContextTimeout(ctx, 100*time.Millisecond, 2*time.Minute, true, func(ctx context.Context) (bool, error) {
-		select {
-		case err := <-h.done:
+		if stopped, err := h.manager.Stopped(); stopped {
 			return false, fmt.Errorf("manager stopped: %w", err)
-		default:
 		}
 		for _, bundle := range caBundles(ctx, env.Client) {
 			if _, last = servedCertificate(addr, bundle); last != nil {
@@ -231,7 +168,7 @@ func servedCertificate(addr string, caBundle []byte) (*x509.Certificate, error) 
 // every clientConfig pointed at base (URL instead of Service: envtest has no
 // Service network). Everything else is as shipped.
 func installWebhookConfigurations(ctx context.Context, c client.Client, base string) error {
-	objs, err := decodeYAML(filepath.Join(testenv.RepoRoot(), "deploy", "admission", "webhooks.yaml"))
+	objs, err := env.Decode(filepath.Join(testenv.RepoRoot(), "deploy", "admission", "webhooks.yaml"))
 	if err != nil {
 		return err
 	}
@@ -248,51 +185,11 @@ func installWebhookConfigurations(ctx context.Context, c client.Client, base str
 				cc.URL, cc.Service = ptr.To(base+*cc.Service.Path), nil
 			}
 		}
-		if err := c.Create(ctx, obj.(client.Object)); err != nil {
+		if err := c.Create(ctx, obj); err != nil {
 			return fmt.Errorf("install webhook configuration: %w", err)
 		}
 	}
 	return nil
-}
-
-func applyYAML(ctx context.Context, c client.Client, path string) error {
-	objs, err := decodeYAML(path)
-	if err != nil {
-		return err
-	}
-	for _, obj := range objs {
-		if err := c.Create(ctx, obj.(client.Object)); err != nil {
-			return fmt.Errorf("apply %s: %w", path, err)
-		}
-	}
-	return nil
-}
-
-func decodeYAML(path string) ([]runtime.Object, error) {
-	raw, err := os.ReadFile(path)
-	if err != nil {
-		return nil, err
-	}
-	decoder := utilyaml.NewYAMLOrJSONDecoder(bytes.NewReader(raw), 4096)
-	codecs := serializer.NewCodecFactory(env.Scheme)
-	var out []runtime.Object
-	for {
-		var doc runtime.RawExtension
-		if err := decoder.Decode(&doc); err != nil {
-			if errors.Is(err, io.EOF) {
-				return out, nil
-			}
-			return nil, fmt.Errorf("decode %s: %w", path, err)
-		}
-		if len(bytes.TrimSpace(doc.Raw)) == 0 {
-			continue
-		}
-		obj, _, err := codecs.UniversalDeserializer().Decode(doc.Raw, nil, nil)
-		if err != nil {
-			return nil, fmt.Errorf("decode %s: %w", path, err)
-		}
-		out = append(out, obj)
-	}
 }
 
 // syncSecretToDir plays kubelet's part: it keeps tls.crt and tls.key in dir
@@ -330,15 +227,6 @@ func freePort() (int, error) {
 	}
 	defer l.Close()
 	return l.Addr().(*net.TCPAddr).Port, nil
-}
-
-func newNamespace(t *testing.T, labels map[string]string) string {
-	t.Helper()
-	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{GenerateName: "admission-", Labels: labels}}
-	if err := env.Client.Create(context.Background(), ns); err != nil {
-		t.Fatalf("create namespace: %v", err)
-	}
-	return ns.Name
 }
 
 func must(t *testing.T, err error) {

@@ -15,7 +15,40 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 )
 
-const namespace = "pgstorage"
+// Names of the controller's series. The dashboard (deploy/grafana) builds
+// its queries from these constants; the alert rules are checked against
+// what the Recorder exports (rules_test.go).
+const (
+	MetricVolumeCapacityBytes       = "pgstorage_volume_capacity_bytes"
+	MetricVolumeRequestedBytes      = "pgstorage_volume_requested_bytes"
+	MetricVolumeLimitBytes          = "pgstorage_volume_limit_bytes"
+	MetricVolumeUsedBytes           = "pgstorage_volume_used_bytes"
+	MetricVolumeFreeBytes           = "pgstorage_volume_free_bytes"
+	MetricVolumeTimeToFullSeconds   = "pgstorage_volume_time_to_full_seconds"
+	MetricVolumeInodesTotal         = "pgstorage_volume_inodes_total"
+	MetricVolumeInodesFree          = "pgstorage_volume_inodes_free"
+	MetricVolumeState               = "pgstorage_volume_state"
+	MetricVolumeCriticalUsedRatio   = "pgstorage_volume_critical_used_ratio"
+	MetricGrowthsTotal              = "pgstorage_growths_total"
+	MetricBlocked                   = "pgstorage_blocked"
+	MetricReactionLatencySeconds    = "pgstorage_reaction_latency_seconds"
+	MetricReconcileDurationSeconds  = "pgstorage_reconcile_duration_seconds"
+	MetricBudgetRemaining           = "pgstorage_budget_remaining"
+	MetricKubeletNudgesTotal        = "pgstorage_kubelet_nudges_total"
+	MetricPolicyCondition           = "pgstorage_policy_condition"
+	MetricWALUnsafe                 = "pgstorage_wal_unsafe"
+	MetricObservationsRejectedTotal = "pgstorage_observations_rejected_total"
+)
+
+// Outcomes of MetricGrowthsTotal besides those of a finished growth
+// (v1alpha1.OutcomeSucceeded and OutcomeFailed).
+const (
+	// OutcomeStarted counts a PVC patch that starts a growth.
+	OutcomeStarted = "Started"
+	// OutcomeRefused counts a growth the API server refused (a
+	// ResourceQuota), so it never started.
+	OutcomeRefused = "Refused"
+)
 
 // Label names of the controller's series; the alert rules
 // (deploy/prometheus/rules.yaml) match on them.
@@ -36,23 +69,25 @@ const (
 
 // Recorder updates the controller's metrics.
 type Recorder struct {
-	volumeCapacityBytes *prometheus.GaugeVec
-	volumeUsedBytes     *prometheus.GaugeVec
-	volumeFreeBytes     *prometheus.GaugeVec
-	volumeTimeToFull    *prometheus.GaugeVec
-	growths             *prometheus.CounterVec
-	blocked             *prometheus.GaugeVec
-	reactionLatency     *prometheus.HistogramVec
-	reconcileDuration   prometheus.Histogram
-	budgetRemaining     *prometheus.GaugeVec
-	kubeletNudges       *prometheus.CounterVec
-	volumeState         *prometheus.GaugeVec
-	volumeCriticalRatio *prometheus.GaugeVec
-	volumeInodesTotal   *prometheus.GaugeVec
-	volumeInodesFree    *prometheus.GaugeVec
-	policyCondition     *prometheus.GaugeVec
-	walUnsafe           *prometheus.GaugeVec
-	rejected            *prometheus.CounterVec
+	volumeCapacityBytes  *prometheus.GaugeVec
+	volumeRequestedBytes *prometheus.GaugeVec
+	volumeLimitBytes     *prometheus.GaugeVec
+	volumeUsedBytes      *prometheus.GaugeVec
+	volumeFreeBytes      *prometheus.GaugeVec
+	volumeTimeToFull     *prometheus.GaugeVec
+	growths              *prometheus.CounterVec
+	blocked              *prometheus.GaugeVec
+	reactionLatency      *prometheus.HistogramVec
+	reconcileDuration    prometheus.Histogram
+	budgetRemaining      *prometheus.GaugeVec
+	kubeletNudges        *prometheus.CounterVec
+	volumeState          *prometheus.GaugeVec
+	volumeCriticalRatio  *prometheus.GaugeVec
+	volumeInodesTotal    *prometheus.GaugeVec
+	volumeInodesFree     *prometheus.GaugeVec
+	policyCondition      *prometheus.GaugeVec
+	walUnsafe            *prometheus.GaugeVec
+	rejected             *prometheus.CounterVec
 
 	// reported remembers which PVCs and gates each cluster's series were
 	// set for, so that a PVC or gate that went away loses its series.
@@ -85,7 +120,12 @@ type Volume struct {
 // rather than left at their last value.
 type VolumeFigures struct {
 	Volume
-	CapacityBytes     int64
+	CapacityBytes int64
+	// RequestedBytes is the PVC's spec.resources.requests.storage.
+	RequestedBytes int64
+	// LimitBytes is the rule's limit, past which the PVC is never grown;
+	// 0: no rule grows it.
+	LimitBytes        int64
 	Observed          bool
 	UsedBytes         int64
 	FreeBytes         int64
@@ -116,80 +156,88 @@ func (v Volume) stateLabels(namespace, cluster string, state volumeState) promet
 func New(registerer prometheus.Registerer) (*Recorder, error) {
 	r := &Recorder{
 		volumeCapacityBytes: prometheus.NewGaugeVec(prometheus.GaugeOpts{
-			Namespace: namespace, Name: "volume_capacity_bytes",
+			Name: MetricVolumeCapacityBytes,
 			Help: "PVC status.capacity of a CNPG volume.",
 		}, volumeLabels),
+		volumeRequestedBytes: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: MetricVolumeRequestedBytes,
+			Help: "PVC spec.resources.requests.storage of a CNPG volume: what the add-on (or CNPG) asked for; capacity catches up when the resize finishes.",
+		}, volumeLabels),
+		volumeLimitBytes: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: MetricVolumeLimitBytes,
+			Help: "The policy's limit of a CNPG volume, past which it is never grown; absent when no rule grows it.",
+		}, volumeLabels),
 		volumeUsedBytes: prometheus.NewGaugeVec(prometheus.GaugeOpts{
-			Namespace: namespace, Name: "volume_used_bytes",
+			Name: MetricVolumeUsedBytes,
 			Help: "Used bytes of a CNPG volume's filesystem (reserved blocks counted as used), from its latest fresh observation.",
 		}, volumeLabels),
 		volumeFreeBytes: prometheus.NewGaugeVec(prometheus.GaugeOpts{
-			Namespace: namespace, Name: "volume_free_bytes",
+			Name: MetricVolumeFreeBytes,
 			Help: "Bytes PostgreSQL can still write on a CNPG volume (statfs f_bavail), from its latest fresh observation.",
 		}, volumeLabels),
 		volumeTimeToFull: prometheus.NewGaugeVec(prometheus.GaugeOpts{
-			Namespace: namespace, Name: "volume_time_to_full_seconds",
+			Name: MetricVolumeTimeToFullSeconds,
 			Help: "Seconds until a CNPG volume is full at its current fill rate; absent when it is not filling.",
 		}, volumeLabels),
 		growths: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Namespace: namespace, Name: "growths_total",
+			Name: MetricGrowthsTotal,
 			Help: "Growths of a volume role by kind (planned|emergency) and outcome (Started|Succeeded|Failed|Refused).",
 		}, []string{LabelNamespace, LabelCluster, LabelKind, LabelOutcome}),
 		blocked: prometheus.NewGaugeVec(prometheus.GaugeOpts{
-			Namespace: namespace, Name: "blocked",
+			Name: MetricBlocked,
 			Help: "PVCs whose growth is held back, by the gate that holds them (planner gates, ResourceQuota, ResizeFailed).",
 		}, []string{LabelNamespace, LabelCluster, LabelGate}),
 		reactionLatency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
-			Namespace: namespace, Name: "reaction_latency_seconds",
+			Name:    MetricReactionLatencySeconds,
 			Help:    "Time from an observation's observedAt to the PVC patch it caused.",
 			Buckets: []float64{0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 180},
 		}, []string{LabelKind}),
 		reconcileDuration: prometheus.NewHistogram(prometheus.HistogramOpts{
-			Namespace: namespace, Name: "reconcile_duration_seconds",
+			Name:    MetricReconcileDurationSeconds,
 			Help:    "Duration of one policy reconcile: snapshot, plan, act and report.",
 			Buckets: []float64{0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5},
 		}),
 		budgetRemaining: prometheus.NewGaugeVec(prometheus.GaugeOpts{
-			Namespace: namespace, Name: "budget_remaining",
+			Name: MetricBudgetRemaining,
 			Help: "Growths still allowed in the rolling 24h budget, by kind (planned|emergency).",
 		}, []string{LabelNamespace, LabelCluster, LabelKind}),
 		kubeletNudges: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Namespace: namespace, Name: "kubelet_nudges_total",
+			Name: MetricKubeletNudgesTotal,
 			Help: "Instance pods annotated so that kubelet grows a filesystem waiting in NodeResizePending now, by outcome (Nudged|Failed).",
 		}, []string{LabelNamespace, LabelCluster, LabelOutcome}),
 		volumeState: prometheus.NewGaugeVec(prometheus.GaugeOpts{
-			Namespace: namespace, Name: "volume_state",
+			Name: MetricVolumeState,
 			Help: "1 for a CNPG volume's state in the policy status (Idle|Growing|Queued|Blocked|AtLimit|Stale) and the gate that holds it (empty when none); one series per PVC.",
 		}, append(slices.Clone(volumeLabels), LabelState, LabelGate)),
 		volumeCriticalRatio: prometheus.NewGaugeVec(prometheus.GaugeOpts{
-			Namespace: namespace, Name: "volume_critical_used_ratio",
+			Name: MetricVolumeCriticalUsedRatio,
 			Help: "The policy's critical threshold of a CNPG volume (critical.usedPercent / 100), at which it is grown as an emergency; absent when no rule grows it.",
 		}, volumeLabels),
 		volumeInodesTotal: prometheus.NewGaugeVec(prometheus.GaugeOpts{
-			Namespace: namespace, Name: "volume_inodes_total",
+			Name: MetricVolumeInodesTotal,
 			Help: "Inodes of a CNPG volume's filesystem, from its latest fresh observation.",
 		}, volumeLabels),
 		volumeInodesFree: prometheus.NewGaugeVec(prometheus.GaugeOpts{
-			Namespace: namespace, Name: "volume_inodes_free",
+			Name: MetricVolumeInodesFree,
 			Help: "Free inodes of a CNPG volume's filesystem, from its latest fresh observation.",
 		}, volumeLabels),
 		policyCondition: prometheus.NewGaugeVec(prometheus.GaugeOpts{
-			Namespace: namespace, Name: "policy_condition",
+			Name: MetricPolicyCondition,
 			Help: "1 when a condition of the cluster's StorageAutoscalePolicy is True, 0 when False.",
 		}, []string{LabelNamespace, LabelCluster, LabelCondition}),
 		walUnsafe: prometheus.NewGaugeVec(prometheus.GaugeOpts{
-			Namespace: namespace, Name: "wal_unsafe",
+			Name: MetricWALUnsafe,
 			Help: "1 while the primary's WAL health stops the WAL safety gate, by cause (ArchiveFailing|SlotRetention|Unknown); absent while it is fine.",
 		}, []string{LabelNamespace, LabelCluster, LabelCause}),
 		rejected: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Namespace: namespace, Name: "observations_rejected_total",
+			Name: MetricObservationsRejectedTotal,
 			Help: "StorageObservations ignored because they disagree with their pod, counted once per observation and reason " +
 				"(ForeignInstance|PodNotFound|ForeignCluster|PodUIDMismatch|PVCNotMounted|FromTheFuture); see the policy's ObservationsRejected condition.",
 		}, []string{LabelNamespace, LabelCluster, LabelReason}),
 		reported: map[clusterKey]reportedSeries{},
 	}
 	for _, collector := range []prometheus.Collector{
-		r.volumeCapacityBytes, r.volumeUsedBytes, r.volumeFreeBytes, r.volumeTimeToFull,
+		r.volumeCapacityBytes, r.volumeRequestedBytes, r.volumeLimitBytes, r.volumeUsedBytes, r.volumeFreeBytes, r.volumeTimeToFull,
 		r.growths, r.blocked, r.reactionLatency, r.reconcileDuration, r.budgetRemaining, r.kubeletNudges,
 		r.volumeState, r.volumeCriticalRatio, r.volumeInodesTotal, r.volumeInodesFree, r.policyCondition, r.walUnsafe, r.rejected,
 	} {
@@ -271,6 +319,8 @@ func (r *Recorder) SetCluster(namespace, cluster string, volumes []VolumeFigures
 		}
 		r.volumeState.With(v.stateLabels(namespace, cluster, state)).Set(1)
 		r.volumeCapacityBytes.With(labels).Set(float64(v.CapacityBytes))
+		r.volumeRequestedBytes.With(labels).Set(float64(v.RequestedBytes))
+		setOrDelete(r.volumeLimitBytes, labels, float64(v.LimitBytes), v.LimitBytes > 0)
 		setOrDelete(r.volumeCriticalRatio, labels, float64(v.CriticalUsedPercent)/100, v.CriticalUsedPercent > 0)
 		if !v.Observed {
 			for _, vec := range []*prometheus.GaugeVec{r.volumeUsedBytes, r.volumeFreeBytes, r.volumeTimeToFull, r.volumeInodesTotal, r.volumeInodesFree} {
@@ -365,7 +415,7 @@ func (r *Recorder) ForgetCluster(namespace, cluster string) {
 	defer r.mu.Unlock()
 	match := prometheus.Labels{LabelNamespace: namespace, LabelCluster: cluster}
 	for _, vec := range []*prometheus.GaugeVec{
-		r.volumeCapacityBytes, r.volumeUsedBytes, r.volumeFreeBytes, r.volumeTimeToFull, r.blocked, r.budgetRemaining,
+		r.volumeCapacityBytes, r.volumeRequestedBytes, r.volumeLimitBytes, r.volumeUsedBytes, r.volumeFreeBytes, r.volumeTimeToFull, r.blocked, r.budgetRemaining,
 		r.volumeState, r.volumeCriticalRatio, r.volumeInodesTotal, r.volumeInodesFree, r.policyCondition, r.walUnsafe,
 	} {
 		vec.DeletePartialMatch(match)
@@ -376,7 +426,7 @@ func (r *Recorder) ForgetCluster(namespace, cluster string) {
 func (r *Recorder) deleteVolume(namespace, cluster string, v Volume, state volumeState) {
 	labels := v.labels(namespace, cluster)
 	for _, vec := range []*prometheus.GaugeVec{
-		r.volumeCapacityBytes, r.volumeUsedBytes, r.volumeFreeBytes, r.volumeTimeToFull,
+		r.volumeCapacityBytes, r.volumeRequestedBytes, r.volumeLimitBytes, r.volumeUsedBytes, r.volumeFreeBytes, r.volumeTimeToFull,
 		r.volumeCriticalRatio, r.volumeInodesTotal, r.volumeInodesFree,
 	} {
 		vec.Delete(labels)

@@ -100,6 +100,7 @@ func TestVolumeStateKeepsOneSeriesPerPVC(t *testing.T) {
 	volume := func(state, gate string) VolumeFigures {
 		return VolumeFigures{
 			Volume: Volume{PVC: "orders-1", Role: "data"}, CapacityBytes: 10, Observed: true, UsedBytes: 5, FreeBytes: 5,
+			RequestedBytes: 20, LimitBytes: 100,
 			InodesTotal: 100, InodesFree: 40, State: state, Gate: gate, CriticalUsedPercent: 95,
 		}
 	}
@@ -111,6 +112,8 @@ func TestVolumeStateKeepsOneSeriesPerPVC(t *testing.T) {
 	}
 	for name, value := range map[string]float64{
 		"pgstorage_volume_critical_used_ratio": 0.95,
+		"pgstorage_volume_requested_bytes":     20,
+		"pgstorage_volume_limit_bytes":         100,
 		"pgstorage_volume_inodes_total":        100,
 		"pgstorage_volume_inodes_free":         40,
 	} {
@@ -118,13 +121,16 @@ func TestVolumeStateKeepsOneSeriesPerPVC(t *testing.T) {
 			t.Errorf("%s = %v, want %v", name, got, value)
 		}
 	}
-	// Not observed: the inode figures go, the state and threshold stay.
+	// Not observed: the inode figures go, the state, threshold, request
+	// and limit stay.
 	stale := volume("Stale", "ObservationStale")
 	stale.Observed = false
 	recorder.SetCluster("db", "orders", []VolumeFigures{stale}, nil)
 	for name, want := range map[string]int{
 		"pgstorage_volume_state":               1,
 		"pgstorage_volume_critical_used_ratio": 1,
+		"pgstorage_volume_requested_bytes":     1,
+		"pgstorage_volume_limit_bytes":         1,
 		"pgstorage_volume_inodes_total":        0,
 		"pgstorage_volume_inodes_free":         0,
 	} {
@@ -132,9 +138,18 @@ func TestVolumeStateKeepsOneSeriesPerPVC(t *testing.T) {
 			t.Errorf("%s: %d series, want %d", name, got, want)
 		}
 	}
+	// No rule grows it any more: no limit.
+	ruleless := volume("Idle", "NoRule")
+	ruleless.LimitBytes, ruleless.CriticalUsedPercent = 0, 0
+	recorder.SetCluster("db", "orders", []VolumeFigures{ruleless}, nil)
+	if got := seriesCount(t, registry, "pgstorage_volume_limit_bytes"); got != 0 {
+		t.Errorf("%d limit series for a PVC no rule grows", got)
+	}
 	recorder.SetCluster("db", "orders", nil, nil)
-	if got := seriesCount(t, registry, "pgstorage_volume_state"); got != 0 {
-		t.Errorf("%d volume_state series after the PVC went away", got)
+	for _, name := range []string{"pgstorage_volume_state", "pgstorage_volume_requested_bytes"} {
+		if got := seriesCount(t, registry, name); got != 0 {
+			t.Errorf("%d %s series after the PVC went away", got, name)
+		}
 	}
 }
 

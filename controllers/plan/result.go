@@ -84,7 +84,10 @@ type VolumeRow struct {
 	// CriticalUsedPercent is the rule's critical.usedPercent; 0 when the
 	// PVC has no rule that grows it.
 	CriticalUsedPercent int32
-	State               v1alpha1.VolumeState
+	// LimitBytes is the rule's limit; 0 when the PVC has no rule that
+	// grows it.
+	LimitBytes int64
+	State      v1alpha1.VolumeState
 	// Gate is the gate that holds the PVC; empty when nothing holds it.
 	Gate Gate
 	// Reason says what is happening, since when, and what would change it.

@@ -74,6 +74,7 @@ func (p *planner) row(v *volume) VolumeRow {
 	}
 	if v.rule != nil {
 		row.CriticalUsedPercent = v.rule.Critical.UsedPercent
+		row.LimitBytes = v.limitBytes
 	}
 	switch {
 	case v.decision != nil:

@@ -76,8 +76,9 @@ func TestWALCause(t *testing.T) {
 	}
 }
 
-// A row carries the figures the inode and critical alerts judge it by.
-func TestRowCarriesInodesAndCriticalThreshold(t *testing.T) {
+// A row carries the figures the inode and critical alerts and the
+// dashboard's capacity panel judge it by.
+func TestRowCarriesInodesCriticalThresholdAndLimit(t *testing.T) {
 	result := Plan(oneInstance(t, 10, 10).policy(func(spec *v1alpha1.StorageAutoscalePolicySpec) {
 		spec.Volumes.Data.Critical.UsedPercent = 93
 	}).build())
@@ -87,5 +88,8 @@ func TestRowCarriesInodesAndCriticalThreshold(t *testing.T) {
 	}
 	if row.CriticalUsedPercent != 93 {
 		t.Errorf("CriticalUsedPercent = %d, want 93", row.CriticalUsedPercent)
+	}
+	if want := int64(500) << 30; row.LimitBytes != want {
+		t.Errorf("LimitBytes = %d, want the data rule's limit %d", row.LimitBytes, want)
 	}
 }

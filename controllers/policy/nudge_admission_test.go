@@ -160,5 +160,5 @@ func serviceAccountClient(t *testing.T, namespace, name, podNamespace string) cl
 		RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "Role", Name: "pod-patcher"},
 		Subjects:   []rbacv1.Subject{{Kind: rbacv1.ServiceAccountKind, Name: name, Namespace: namespace}},
 	}))
-	return tokenClient(t, namespace, name)
+	return env.TokenClient(t, namespace, name, nil)
 }

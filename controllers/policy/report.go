@@ -366,6 +366,8 @@ func (r *Reconciler) updateMetrics(view *clusterView, result plan.Result, status
 		figures = append(figures, metrics.VolumeFigures{
 			Volume:              metrics.Volume{PVC: row.PVC, Role: string(row.Role), Tablespace: row.Tablespace},
 			CapacityBytes:       row.Capacity.Value(),
+			RequestedBytes:      row.Requested.Value(),
+			LimitBytes:          row.LimitBytes,
 			Observed:            row.Observed,
 			UsedBytes:           row.UsedBytes,
 			FreeBytes:           row.FreeBytes,
@@ -386,13 +388,13 @@ func (r *Reconciler) updateMetrics(view *clusterView, result plan.Result, status
 	left := plan.BudgetOf(view.policy.Spec.Budget, status.Budget.Actions, view.now)
 	r.Metrics.SetBudget(namespace, cluster, left.PlannedLeft, left.EmergencyLeft)
 	for _, action := range started {
-		r.Metrics.CountGrowth(namespace, cluster, string(action.Kind), "Started")
+		r.Metrics.CountGrowth(namespace, cluster, string(action.Kind), metrics.OutcomeStarted)
 	}
 	for _, record := range finished {
 		r.Metrics.CountGrowth(namespace, cluster, string(record.Kind), string(record.Outcome))
 	}
 	for _, refusal := range outcome.refusedNow {
-		r.Metrics.CountGrowth(namespace, cluster, string(refusal.Kind), "Refused")
+		r.Metrics.CountGrowth(namespace, cluster, string(refusal.Kind), metrics.OutcomeRefused)
 	}
 }
 

@@ -10,15 +10,11 @@ import (
 
 	cnpgv1 "github.com/cloudnative-pg/cloudnative-pg/api/v1"
 	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
-	authenticationv1 "k8s.io/api/authentication/v1"
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
-	"k8s.io/client-go/kubernetes"
-	"k8s.io/client-go/rest"
-	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/yaml"
 
@@ -354,7 +350,7 @@ func clientAs(t *testing.T, namespace, name, grantNamespace string, rules []rbac
 		RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "Role", Name: grant},
 		Subjects:   []rbacv1.Subject{{Kind: rbacv1.ServiceAccountKind, Name: name, Namespace: namespace}},
 	}))
-	return tokenClient(t, namespace, name)
+	return env.TokenClient(t, namespace, name, nil)
 }
 
 // createServiceAccount creates the ServiceAccount namespace/name and its
@@ -368,25 +364,4 @@ func createServiceAccount(t *testing.T, namespace, name string) {
 	if err := env.Client.Create(ctx, &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: namespace}}); err != nil && !apierrors.IsAlreadyExists(err) {
 		t.Fatal(err)
 	}
-}
-
-// tokenClient is a client authenticated with a real token of the
-// ServiceAccount namespace/name; it proves whom the API server takes the
-// token for, which is what the admission policies match.
-func tokenClient(t *testing.T, namespace, name string) client.Client {
-	t.Helper()
-	ctx := context.Background()
-	token, err := kubernetes.NewForConfigOrDie(env.Config).CoreV1().ServiceAccounts(namespace).CreateToken(ctx, name,
-		&authenticationv1.TokenRequest{Spec: authenticationv1.TokenRequestSpec{ExpirationSeconds: ptr.To[int64](3600)}}, metav1.CreateOptions{})
-	must(t, err)
-	config := rest.AnonymousClientConfig(env.Config)
-	config.BearerToken = token.Status.Token
-	review, err := kubernetes.NewForConfigOrDie(config).AuthenticationV1().SelfSubjectReviews().Create(ctx, &authenticationv1.SelfSubjectReview{}, metav1.CreateOptions{})
-	must(t, err)
-	if want := "system:serviceaccount:" + namespace + ":" + name; review.Status.UserInfo.Username != want {
-		t.Fatalf("token authenticates as %q, want %q", review.Status.UserInfo.Username, want)
-	}
-	out, err := client.New(config, client.Options{Scheme: env.Scheme})
-	must(t, err)
-	return out
 }

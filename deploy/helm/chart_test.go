@@ -19,7 +19,7 @@ import (
 	rbacv1 "k8s.io/api/rbac/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
-	"github.com/pgstorage/cnpg-storage-autoscaler/controllers/admission"
+	"github.com/pgstorage/cnpg-storage-autoscaler/controllers/writers"
 	"github.com/pgstorage/cnpg-storage-autoscaler/internal/testenv"
 )
 
@@ -66,6 +66,8 @@ func TestValuesSchemaRejectsMistakes(t *testing.T) {
 		{"sidecar memory limit removed", map[string]any{"sidecar": map[string]any{"resources": map[string]any{
 			"limits": map[string]any{"memory": nil}}}}, "memory"},
 		{"zero replicas", map[string]any{"replicaCount": 0}, "replicaCount"},
+		{"dashboard flag misspelt", map[string]any{"grafanaDashboard": map[string]any{"enable": true}}, "enable"},
+		{"dashboard in a namespace that cannot exist", map[string]any{"grafanaDashboard": map[string]any{"namespace": "Monitoring"}}, "namespace"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := renderManifest(releaseNamespace, tc.values)
@@ -445,8 +447,9 @@ type permission struct{ group, resource, verb string }
 var markerPattern = regexp.MustCompile(`^// \+kubebuilder:rbac:groups=([^,]*),resources=([^,]+),verbs=(\S+)$`)
 
 // controllerPermissions are what the controller's code asks for: the RBAC
-// markers of controllers/policy/reconciler.go, plus what controllers/admission
-// does (it has no markers; its package doc and rbac.go say why each is needed).
+// markers of controllers/policy/reconciler.go, plus what controllers/admission,
+// controllers/writers and controllers/restarts do (they have no markers; their
+// package docs say why each is needed).
 // namespaced are those the controller uses only in its own namespace.
 func controllerPermissions(t *testing.T) (clusterWide, namespaced map[permission]bool) {
 	t.Helper()
@@ -484,7 +487,7 @@ func controllerPermissions(t *testing.T) (clusterWide, namespaced map[permission
 	// The observation-writer Roles: managed per namespace, read live.
 	add(clusterWide, "rbac.authorization.k8s.io", []string{"roles", "rolebindings"}, []string{"get", "create", "update", "delete"})
 	// RBAC lets the controller grant only what it holds itself.
-	for _, rule := range admission.ObservationWriterRules() {
+	for _, rule := range writers.Rules() {
 		for _, g := range rule.APIGroups {
 			add(clusterWide, g, rule.Resources, rule.Verbs)
 		}
@@ -585,13 +588,13 @@ func TestRBACIsLeastPrivilege(t *testing.T) {
 				if !slices.Contains(r.APIGroups, "rbac.authorization.k8s.io") {
 					continue
 				}
-				named := slices.Equal(r.ResourceNames, []string{admission.ObservationWriterName})
+				named := slices.Equal(r.ResourceNames, []string{writers.Name})
 				for _, v := range r.Verbs {
 					if v == "create" && len(r.ResourceNames) > 0 {
 						t.Errorf("create on %v with resourceNames never matches (RBAC cannot limit create by name): %+v", r.Resources, r)
 					}
 					if v != "create" && !named {
-						t.Errorf("%s on %v must be limited to resourceNames [%s]: %+v", v, r.Resources, admission.ObservationWriterName, r)
+						t.Errorf("%s on %v must be limited to resourceNames [%s]: %+v", v, r.Resources, writers.Name, r)
 					}
 				}
 			}

@@ -107,6 +107,9 @@ func TestServerSideDryRun(t *testing.T) {
 			if wantRules := set.values["prometheusRule"] != nil; (kinds["PrometheusRule"] == 1) != wantRules {
 				t.Errorf("prometheusRule on: %v; rendered %d PrometheusRules", wantRules, kinds["PrometheusRule"])
 			}
+			if wantDashboard := set.values["grafanaDashboard"] != nil; (kinds["ConfigMap"] == 1) != wantDashboard {
+				t.Errorf("grafanaDashboard on: %v; rendered %d ConfigMaps", wantDashboard, kinds["ConfigMap"])
+			}
 		})
 	}
 

@@ -56,7 +56,8 @@ func valueSets() []valueSet {
 				"serviceMonitor": map[string]any{"enabled": true, "labels": map[string]any{"release": "kube-prometheus"}},
 				"podMonitor":     map[string]any{"enabled": true, "interval": "15s"},
 			},
-			"prometheusRule": map[string]any{"enabled": true, "labels": map[string]any{"release": "kube-prometheus"}},
+			"prometheusRule":   map[string]any{"enabled": true, "labels": map[string]any{"release": "kube-prometheus"}},
+			"grafanaDashboard": map[string]any{"enabled": true, "annotations": map[string]any{"grafana_folder": "PostgreSQL"}},
 		}},
 		{name: "custom images in another namespace", namespace: "storage-ops", values: map[string]any{
 			"image":          map[string]any{"repository": "registry.example/pgstorage/controller", "tag": "abc1234", "pullPolicy": "Never"},

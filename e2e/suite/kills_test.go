@@ -4,6 +4,7 @@ package suite
 
 import (
 	"context"
+	"fmt"
 	"math/rand/v2"
 	"strings"
 	"sync"
@@ -134,11 +135,16 @@ func startKiller(ctx context.Context, ns, pvc string) *killer {
 			k.mu.Unlock()
 			GinkgoWriter.Printf("%s kill %d: leader %s %s\n", time.Now().UTC().Format(time.TimeOnly), n, name, why)
 			// Until a standby has taken the Lease, there is no one to kill.
-			Eventually(func(g Gomega) {
-				now, err := leader(ctx)
-				g.Expect(err).NotTo(HaveOccurred())
-				g.Expect(now).NotTo(BeEmpty())
-			}).WithContext(ctx).WithTimeout(timeout(2*time.Minute)).WithPolling(500*time.Millisecond).Should(Succeed(), "no new leader after killing %s", name)
+			deadline := time.Now().Add(timeout(2 * time.Minute))
+			for ctx.Err() == nil {
+				if now, err := leader(ctx); err == nil && now != "" {
+					break
+				}
+				if time.Now().After(deadline) {
+					Fail(fmt.Sprintf("no new leader within %s of killing %s", timeout(2*time.Minute), name))
+				}
+				sleep(ctx, 500*time.Millisecond)
+			}
 		}
 	}()
 	return k

@@ -34,6 +34,9 @@ type Env struct {
 	Client client.Client
 	Scheme *runtime.Scheme
 	env    *envtest.Environment
+	// managers are those StartManager started, stopped before the control
+	// plane so that none outlives its API server.
+	managers []*Manager
 }
 
 // Start brings up etcd and kube-apiserver with every CRD installed. Call Stop
@@ -71,8 +74,13 @@ func Start() (*Env, error) {
 	return &Env{Config: cfg, Client: c, Scheme: scheme, env: env}, nil
 }
 
-// Stop shuts the control plane down.
-func (e *Env) Stop() error { return e.env.Stop() }
+// Stop stops the managers StartManager started, then the control plane.
+func (e *Env) Stop() error {
+	for _, m := range e.managers {
+		m.Stop()
+	}
+	return e.env.Stop()
+}
 
 // Main starts the control plane into *env, runs setup and the package's
 // tests, and stops it: func TestMain(m *testing.M) { os.Exit(testenv.Main(m, &env)) }.

@@ -18,9 +18,42 @@ import (
 	"github.com/pgstorage/cnpg-storage-autoscaler/apis/v1alpha1"
 )
 
-const namespace = "pgstorage_sidecar"
+// Names of the sidecar's series. The dashboard (deploy/grafana) builds its
+// queries from these constants.
+const (
+	MetricProbeDurationSeconds         = "pgstorage_sidecar_probe_duration_seconds"
+	MetricLastProbeSuccessTimestamp    = "pgstorage_sidecar_last_probe_success_timestamp_seconds"
+	MetricObservationWritesTotal       = "pgstorage_sidecar_observation_writes_total"
+	MetricVolumeCapacityBytes          = "pgstorage_sidecar_volume_capacity_bytes"
+	MetricVolumeUsedBytes              = "pgstorage_sidecar_volume_used_bytes"
+	MetricVolumeAvailableBytes         = "pgstorage_sidecar_volume_available_bytes"
+	MetricVolumeInodesTotal            = "pgstorage_sidecar_volume_inodes_total"
+	MetricVolumeInodesFree             = "pgstorage_sidecar_volume_inodes_free"
+	MetricVolumeFillRateBytesPerSecond = "pgstorage_sidecar_volume_fill_rate_bytes_per_second"
+	MetricPostgresReachable            = "pgstorage_sidecar_postgres_reachable"
+	MetricArchiveHealthy               = "pgstorage_sidecar_archive_healthy"
+	MetricArchiveFailedCount           = "pgstorage_sidecar_archive_failed_count"
+	MetricWALBytes                     = "pgstorage_sidecar_wal_bytes"
+	MetricWALSegments                  = "pgstorage_sidecar_wal_segments"
+	MetricSlotRetainedBytes            = "pgstorage_sidecar_slot_retained_bytes"
+	MetricTablespaceBytes              = "pgstorage_sidecar_tablespace_bytes"
+)
 
-var volumeLabels = []string{"volume", "role", "pvc"}
+// Label names of the sidecar's series. Prometheus adds the target's own
+// (namespace, pod, …) when it scrapes them.
+const (
+	LabelVolume      = "volume"
+	LabelRole        = "role"
+	LabelPVC         = "pvc"
+	LabelOutcome     = "outcome"
+	LabelSlot        = "slot"
+	LabelSlotType    = "type"
+	LabelSlotActive  = "active"
+	LabelCNPGManaged = "cnpg_managed"
+	LabelTablespace  = "tablespace"
+)
+
+var volumeLabels = []string{LabelVolume, LabelRole, LabelPVC}
 
 // Metrics is the sidecar's registry and its collectors.
 type Metrics struct {
@@ -41,40 +74,40 @@ type Metrics struct {
 // that show the sidecar's own footprint.
 func New() *Metrics {
 	gauge := func(name, help string) prometheus.Gauge {
-		return prometheus.NewGauge(prometheus.GaugeOpts{Namespace: namespace, Name: name, Help: help})
+		return prometheus.NewGauge(prometheus.GaugeOpts{Name: name, Help: help})
 	}
 	volumeGauge := func(name, help string) *prometheus.GaugeVec {
-		return prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: namespace, Name: name, Help: help}, volumeLabels)
+		return prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: name, Help: help}, volumeLabels)
 	}
 	m := &Metrics{
 		registry: prometheus.NewRegistry(),
 		probeDuration: prometheus.NewHistogram(prometheus.HistogramOpts{
-			Namespace: namespace, Name: "probe_duration_seconds",
+			Name:    MetricProbeDurationSeconds,
 			Help:    "Wall time of one probe cycle (statfs of every volume and the PostgreSQL queries).",
 			Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5},
 		}),
-		lastProbeSuccess: gauge("last_probe_success_timestamp_seconds", "Unix time of the last probe cycle in which every volume was measured."),
+		lastProbeSuccess: gauge(MetricLastProbeSuccessTimestamp, "Unix time of the last probe cycle in which every volume was measured."),
 		writes: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Namespace: namespace, Name: "observation_writes_total",
+			Name: MetricObservationWritesTotal,
 			Help: "Attempts to write the StorageObservation, by outcome (written, failed).",
-		}, []string{"outcome"}),
-		capacity:          volumeGauge("volume_capacity_bytes", "Filesystem size."),
-		used:              volumeGauge("volume_used_bytes", "Capacity minus what a non-root writer can still use (reserved blocks count as used)."),
-		available:         volumeGauge("volume_available_bytes", "What PostgreSQL can still write (statfs f_bavail)."),
-		inodesTotal:       volumeGauge("volume_inodes_total", "Inodes of the filesystem."),
-		inodesFree:        volumeGauge("volume_inodes_free", "Free inodes."),
-		fillRate:          volumeGauge("volume_fill_rate_bytes_per_second", "Fill rate from the sidecar's own samples; negative when emptying."),
-		postgresReachable: gauge("postgres_reachable", "1 when PostgreSQL answered as cnpg_metrics_exporter in the last probe."),
-		archiveHealthy:    gauge("archive_healthy", "1 when WAL archiving is off or its last attempt succeeded."),
-		archiveFailed:     gauge("archive_failed_count", "pg_stat_archiver.failed_count."),
-		walBytes:          gauge("wal_bytes", "Size of pg_wal."),
-		walSegments:       gauge("wal_segments", "WAL segment files in pg_wal."),
+		}, []string{LabelOutcome}),
+		capacity:          volumeGauge(MetricVolumeCapacityBytes, "Filesystem size."),
+		used:              volumeGauge(MetricVolumeUsedBytes, "Capacity minus what a non-root writer can still use (reserved blocks count as used)."),
+		available:         volumeGauge(MetricVolumeAvailableBytes, "What PostgreSQL can still write (statfs f_bavail)."),
+		inodesTotal:       volumeGauge(MetricVolumeInodesTotal, "Inodes of the filesystem."),
+		inodesFree:        volumeGauge(MetricVolumeInodesFree, "Free inodes."),
+		fillRate:          volumeGauge(MetricVolumeFillRateBytesPerSecond, "Fill rate from the sidecar's own samples; negative when emptying."),
+		postgresReachable: gauge(MetricPostgresReachable, "1 when PostgreSQL answered as cnpg_metrics_exporter in the last probe."),
+		archiveHealthy:    gauge(MetricArchiveHealthy, "1 when WAL archiving is off or its last attempt succeeded."),
+		archiveFailed:     gauge(MetricArchiveFailedCount, "pg_stat_archiver.failed_count."),
+		walBytes:          gauge(MetricWALBytes, "Size of pg_wal."),
+		walSegments:       gauge(MetricWALSegments, "WAL segment files in pg_wal."),
 		slotRetained: prometheus.NewGaugeVec(prometheus.GaugeOpts{
-			Namespace: namespace, Name: "slot_retained_bytes", Help: "WAL held back by a replication slot.",
-		}, []string{"slot", "type", "active", "cnpg_managed"}),
+			Name: MetricSlotRetainedBytes, Help: "WAL held back by a replication slot.",
+		}, []string{LabelSlot, LabelSlotType, LabelSlotActive, LabelCNPGManaged}),
 		tablespaceBytes: prometheus.NewGaugeVec(prometheus.GaugeOpts{
-			Namespace: namespace, Name: "tablespace_bytes", Help: "pg_tablespace_size of a tablespace.",
-		}, []string{"tablespace"}),
+			Name: MetricTablespaceBytes, Help: "pg_tablespace_size of a tablespace.",
+		}, []string{LabelTablespace}),
 	}
 	m.registry.MustRegister(
 		m.probeDuration, m.lastProbeSuccess, m.writes,
@@ -108,7 +141,7 @@ func (m *Metrics) CountWrite(outcome string) { m.writes.WithLabelValues(outcome)
 // each time: a dropped slot must not linger as a stale series.
 func (m *Metrics) SetStatus(s *v1alpha1.StorageObservationStatus) {
 	for _, v := range s.Volumes {
-		labels := prometheus.Labels{"volume": v.Name, "role": string(v.Role), "pvc": v.PVC}
+		labels := prometheus.Labels{LabelVolume: v.Name, LabelRole: string(v.Role), LabelPVC: v.PVC}
 		m.capacity.With(labels).Set(float64(v.CapacityBytes))
 		m.used.With(labels).Set(float64(v.UsedBytes))
 		m.available.With(labels).Set(float64(v.AvailableBytes))

@@ -1,4 +1,4 @@
-package admission
+package writers
 
 import (
 	"context"
@@ -19,26 +19,7 @@ import (
 	"github.com/pgstorage/cnpg-storage-autoscaler/apis/v1alpha1"
 )
 
-// ObservationWriterName names the Role and RoleBinding that let the instance
-// pods of a namespace's policed clusters write their StorageObservations.
-const ObservationWriterName = "pgstorage-observation-writer"
-
-const managedByLabel = "app.kubernetes.io/managed-by"
-const managedByValue = "cnpg-storage-autoscaler"
-
-// ObservationWriterRules are the sidecar's verbs (cmd/sidecar): it may write
-// any observation in its namespace by RBAC; the ValidatingAdmissionPolicy in
-// deploy/admission narrows that to the one named after its own pod.
-func ObservationWriterRules() []rbacv1.PolicyRule {
-	return []rbacv1.PolicyRule{
-		{APIGroups: []string{v1alpha1.GroupVersion.Group}, Resources: []string{"storageobservations"},
-			Verbs: []string{"get", "create", "update", "delete"}},
-		{APIGroups: []string{v1alpha1.GroupVersion.Group}, Resources: []string{"storageobservations/status"},
-			Verbs: []string{"update"}},
-	}
-}
-
-// observationRBAC grants, per namespace, the ServiceAccount of every CNPG
+// reconciler grants, per namespace, the ServiceAccount of every CNPG
 // cluster that has a policy (CNPG names it after the cluster) the sidecar's
 // verbs on observations, and takes them back when the last policy of the
 // namespace goes. A namespace without policies keeps no grant of ours.
@@ -46,22 +27,22 @@ func ObservationWriterRules() []rbacv1.PolicyRule {
 // Roles and RoleBindings are read from the API server, not the cache: a
 // cache would hold every Role of the cluster for the sake of one per
 // namespace with a policy.
-type observationRBAC struct {
+type reconciler struct {
 	client client.Client
 	reader client.Reader
 }
 
-// SetupObservationRBAC adds the reconciler (leader only) to the manager.
-// The controller's ServiceAccount needs create/update/delete on roles and
-// rolebindings, and itself the rules it grants (RBAC's escalation check).
-func SetupObservationRBAC(mgr manager.Manager) error {
+// Setup adds the reconciler (leader only) to the manager. The controller's
+// ServiceAccount needs create/update/delete on roles and rolebindings, and
+// itself the rules it grants (RBAC's escalation check).
+func Setup(mgr manager.Manager) error {
 	byNamespace := handler.EnqueueRequestsFromMapFunc(func(_ context.Context, o client.Object) []reconcile.Request {
 		return []reconcile.Request{{NamespacedName: types.NamespacedName{Name: o.GetNamespace()}}}
 	})
 	err := ctrl.NewControllerManagedBy(mgr).
 		Named("observation-rbac").
 		Watches(&v1alpha1.StorageAutoscalePolicy{}, byNamespace).
-		Complete(&observationRBAC{client: mgr.GetClient(), reader: mgr.GetAPIReader()})
+		Complete(&reconciler{client: mgr.GetClient(), reader: mgr.GetAPIReader()})
 	if err != nil {
 		return fmt.Errorf("set up the observation RBAC reconciler: %w", err)
 	}
@@ -69,7 +50,7 @@ func SetupObservationRBAC(mgr manager.Manager) error {
 }
 
 // Reconcile gets a namespace's name as the request's Name.
-func (r *observationRBAC) Reconcile(ctx context.Context, req reconcile.Request) (reconcile.Result, error) {
+func (r *reconciler) Reconcile(ctx context.Context, req reconcile.Request) (reconcile.Result, error) {
 	namespace := req.Name
 	var policies v1alpha1.StorageAutoscalePolicyList
 	if err := r.client.List(ctx, &policies, client.InNamespace(namespace)); err != nil {
@@ -81,7 +62,7 @@ func (r *observationRBAC) Reconcile(ctx context.Context, req reconcile.Request) 
 			accounts[p.Spec.ClusterRef.Name] = true
 		}
 	}
-	key := metav1.ObjectMeta{Name: ObservationWriterName, Namespace: namespace}
+	key := metav1.ObjectMeta{Name: Name, Namespace: namespace}
 	if len(accounts) == 0 {
 		for _, obj := range []client.Object{&rbacv1.RoleBinding{ObjectMeta: key}, &rbacv1.Role{ObjectMeta: key}} {
 			if err := r.client.Delete(ctx, obj); err != nil && !apierrors.IsNotFound(err) {
@@ -95,7 +76,7 @@ func (r *observationRBAC) Reconcile(ctx context.Context, req reconcile.Request) 
 		names = append(names, name)
 	}
 	sort.Strings(names)
-	role := &rbacv1.Role{ObjectMeta: key, Rules: ObservationWriterRules()}
+	role := &rbacv1.Role{ObjectMeta: key, Rules: Rules()}
 	if err := r.ensure(ctx, role, &rbacv1.Role{}, func(live client.Object) bool {
 		l := live.(*rbacv1.Role)
 		if equality.Semantic.DeepEqual(l.Rules, role.Rules) {
@@ -108,7 +89,7 @@ func (r *observationRBAC) Reconcile(ctx context.Context, req reconcile.Request) 
 	}
 	binding := &rbacv1.RoleBinding{
 		ObjectMeta: key,
-		RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "Role", Name: ObservationWriterName},
+		RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "Role", Name: Name},
 	}
 	for _, name := range names {
 		binding.Subjects = append(binding.Subjects, rbacv1.Subject{Kind: rbacv1.ServiceAccountKind, Name: name, Namespace: namespace})
@@ -127,7 +108,7 @@ func (r *observationRBAC) Reconcile(ctx context.Context, req reconcile.Request) 
 }
 
 // ensure creates want, or updates the live object when update changes it.
-func (r *observationRBAC) ensure(ctx context.Context, want, live client.Object, update func(live client.Object) bool) error {
+func (r *reconciler) ensure(ctx context.Context, want, live client.Object, update func(live client.Object) bool) error {
 	setManagedBy(want)
 	err := r.reader.Get(ctx, client.ObjectKeyFromObject(want), live)
 	if apierrors.IsNotFound(err) {

@@ -1,4 +1,4 @@
-package admission
+package restarts
 
 import (
 	"context"
@@ -6,8 +6,12 @@ import (
 	"time"
 
 	cnpgv1 "github.com/cloudnative-pg/cloudnative-pg/api/v1"
+	corev1 "k8s.io/api/core/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+
+	"github.com/pgstorage/cnpg-storage-autoscaler/internal/testenv"
+	"github.com/pgstorage/cnpg-storage-autoscaler/internal/testenv/cnpgtest"
 )
 
 // A pod that predates its policy has no sidecar; with restartExisting the
@@ -16,25 +20,25 @@ import (
 func TestRestartExistingAsksCNPGForOneRollingRestart(t *testing.T) {
 	ctx := context.Background()
 	c := env.Client
-	ns := newNamespace(t, nil)
-	shape := clusterShape{}
-	cluster := newCluster(ns, "orders", shape)
+	ns := env.NewNamespace(t, nil)
+	shape := cnpgtest.Shape{}
+	cluster := cnpgtest.NewCluster(ns, "orders", shape)
 	must(t, c.Create(ctx, cluster))
 	cluster.Status.Phase = cnpgv1.PhaseHealthy
 	must(t, c.Status().Update(ctx, cluster))
 
-	pod := instancePod(t, cluster)
+	pod := cnpgtest.InstancePod(t, cluster)
 	must(t, c.Create(ctx, pod)) // before the policy: admitted without the sidecar
 	if missing := SidecarMissing(listInstancePods(t, ns)); len(missing) != 1 || missing[0] != pod.Name {
 		t.Fatalf("SidecarMissing %v, want [%s]", missing, pod.Name)
 	}
 
-	policy := newPolicy(ns, "orders", "orders", shape)
+	policy := cnpgtest.NewPolicy(ns, "orders", "orders", shape)
 	policy.Spec.Injection.RestartExisting = true
 	must(t, c.Create(ctx, policy))
 
 	key := client.ObjectKeyFromObject(cluster)
-	waitFor(t, "the restart annotation on the Cluster", func() bool {
+	testenv.WaitFor(t, "the restart annotation on the Cluster", func() bool {
 		must(t, c.Get(ctx, key, cluster))
 		return cluster.Annotations[ClusterRestartAnnotation] != ""
 	})
@@ -46,7 +50,7 @@ func TestRestartExistingAsksCNPGForOneRollingRestart(t *testing.T) {
 	version := cluster.ResourceVersion
 
 	// Reconcile again, as any event would, half an hour later: nothing.
-	r := &sidecarRestarts{client: c, now: func() time.Time { return restartedAt.Add(30 * time.Minute) }}
+	r := &reconciler{client: c, now: func() time.Time { return restartedAt.Add(30 * time.Minute) }}
 	req := reconcile.Request{NamespacedName: client.ObjectKeyFromObject(policy)}
 	res, err := r.Reconcile(ctx, req)
 	must(t, err)
@@ -67,4 +71,11 @@ func TestRestartExistingAsksCNPGForOneRollingRestart(t *testing.T) {
 	if want := restartedAt.Add(61 * time.Minute).UTC().Format(time.RFC3339); cluster.Annotations[ClusterRestartAnnotation] != want {
 		t.Errorf("restartedAt %q, want %q", cluster.Annotations[ClusterRestartAnnotation], want)
 	}
+}
+
+func listInstancePods(t *testing.T, namespace string) []corev1.Pod {
+	t.Helper()
+	var pods corev1.PodList
+	must(t, env.Client.List(context.Background(), &pods, client.InNamespace(namespace)))
+	return pods.Items
 }

@@ -1,23 +1,20 @@
-package admission
+package writers_test
 
 import (
 	"context"
 	"strings"
 	"testing"
-	"time"
 
-	authenticationv1 "k8s.io/api/authentication/v1"
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/util/wait"
-	"k8s.io/client-go/kubernetes"
-	"k8s.io/client-go/rest"
-	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/pgstorage/cnpg-storage-autoscaler/apis/v1alpha1"
+	"github.com/pgstorage/cnpg-storage-autoscaler/controllers/writers"
+	"github.com/pgstorage/cnpg-storage-autoscaler/internal/testenv"
+	"github.com/pgstorage/cnpg-storage-autoscaler/internal/testenv/cnpgtest"
 )
 
 // Real pod-bound ServiceAccount tokens, RBAC granted by the controller's
@@ -28,17 +25,17 @@ import (
 func TestObservationOwnership(t *testing.T) {
 	ctx := context.Background()
 	c := env.Client
-	ns := newNamespace(t, nil)
-	shape := clusterShape{}
-	must(t, c.Create(ctx, newCluster(ns, "orders", shape)))
+	ns := env.NewNamespace(t, nil)
+	shape := cnpgtest.Shape{}
+	must(t, c.Create(ctx, cnpgtest.NewCluster(ns, "orders", shape)))
 	// CNPG creates the instance ServiceAccount, named after the cluster.
 	must(t, c.Create(ctx, &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: "orders", Namespace: ns}}))
-	podA := instancePod(t, newCluster(ns, "orders", shape))
+	podA := cnpgtest.InstancePod(t, cnpgtest.NewCluster(ns, "orders", shape))
 	must(t, c.Create(ctx, podA))
-	podB := instancePod(t, newCluster(ns, "orders", shape))
+	podB := cnpgtest.InstancePod(t, cnpgtest.NewCluster(ns, "orders", shape))
 	podB.Name = "orders-2"
 	must(t, c.Create(ctx, podB))
-	asPodA := clientWithToken(t, ns, "orders", podA)
+	asPodA := env.TokenClient(t, ns, "orders", podA)
 
 	// observation is what pod's sidecar writes: its name, its UID.
 	observation := func(pod *corev1.Pod) *v1alpha1.StorageObservation {
@@ -52,14 +49,14 @@ func TestObservationOwnership(t *testing.T) {
 		t.Fatalf("pod A wrote an observation without any policy in the namespace: %v", err)
 	}
 
-	policy := newPolicy(ns, "orders", "orders", shape)
+	policy := cnpgtest.NewPolicy(ns, "orders", "orders", shape)
 	must(t, c.Create(ctx, policy))
-	waitFor(t, "the observation writer RoleBinding", func() bool {
+	testenv.WaitFor(t, "the observation writer RoleBinding", func() bool {
 		rb := &rbacv1.RoleBinding{}
-		return c.Get(ctx, client.ObjectKey{Namespace: ns, Name: ObservationWriterName}, rb) == nil && len(rb.Subjects) == 1
+		return c.Get(ctx, client.ObjectKey{Namespace: ns, Name: writers.Name}, rb) == nil && len(rb.Subjects) == 1
 	})
 	var own *v1alpha1.StorageObservation
-	waitFor(t, "pod A allowed to create its own observation", func() bool {
+	testenv.WaitFor(t, "pod A allowed to create its own observation", func() bool {
 		own = observation(podA)
 		return asPodA.Create(ctx, own) == nil
 	})
@@ -123,55 +120,12 @@ func TestObservationOwnership(t *testing.T) {
 
 	// The last policy goes: so does the grant.
 	must(t, c.Delete(ctx, policy))
-	waitFor(t, "the grant to be revoked", func() bool {
-		err := c.Get(ctx, client.ObjectKey{Namespace: ns, Name: ObservationWriterName}, &rbacv1.Role{})
+	testenv.WaitFor(t, "the grant to be revoked", func() bool {
+		err := c.Get(ctx, client.ObjectKey{Namespace: ns, Name: writers.Name}, &rbacv1.Role{})
 		return apierrors.IsNotFound(err)
 	})
 	own.Status.Error = "after revocation"
 	if err := asPodA.Status().Update(ctx, own); !apierrors.IsForbidden(err) {
 		t.Errorf("pod A still writes after the last policy went: %v", err)
-	}
-}
-
-// clientWithToken is a client authenticated as the ServiceAccount with a
-// token bound to pod, as kubelet projects it into the pod.
-func clientWithToken(t *testing.T, namespace, serviceAccount string, pod *corev1.Pod) client.Client {
-	t.Helper()
-	ctx := context.Background()
-	cs, err := kubernetes.NewForConfig(env.Config)
-	must(t, err)
-	live := getPod(t, namespace, pod.Name)
-	tr, err := cs.CoreV1().ServiceAccounts(namespace).CreateToken(ctx, serviceAccount, &authenticationv1.TokenRequest{
-		Spec: authenticationv1.TokenRequestSpec{
-			ExpirationSeconds: ptr.To[int64](3600),
-			BoundObjectRef:    &authenticationv1.BoundObjectReference{Kind: "Pod", APIVersion: "v1", Name: live.Name, UID: live.UID},
-		},
-	}, metav1.CreateOptions{})
-	must(t, err)
-	cfg := rest.AnonymousClientConfig(env.Config)
-	cfg.BearerToken = tr.Status.Token
-	c, err := client.New(cfg, client.Options{Scheme: env.Scheme})
-	must(t, err)
-	// Prove the token carries the pod's name: what the policy reads.
-	review, err := kubernetes.NewForConfigOrDie(cfg).AuthenticationV1().SelfSubjectReviews().Create(ctx, &authenticationv1.SelfSubjectReview{}, metav1.CreateOptions{})
-	must(t, err)
-	if got := review.Status.UserInfo.Extra["authentication.kubernetes.io/pod-name"]; len(got) != 1 || got[0] != pod.Name {
-		t.Fatalf("token of %s carries pod-name %v", pod.Name, got)
-	}
-	if got := review.Status.UserInfo.Extra["authentication.kubernetes.io/pod-uid"]; len(got) != 1 || got[0] != string(live.UID) {
-		t.Fatalf("token of %s (UID %s) carries pod-uid %v", pod.Name, live.UID, got)
-	}
-	return c
-}
-
-// waitFor polls a condition the controller makes true asynchronously; the
-// deadline is a failure, never a measurement.
-func waitFor(t *testing.T, what string, ok func() bool) {
-	t.Helper()
-	err := wait.PollUntilContextTimeout(context.Background(), 100*time.Millisecond, time.Minute, true, func(context.Context) (bool, error) {
-		return ok(), nil
-	})
-	if err != nil {
-		t.Fatalf("waiting for %s: %v", what, err)
 	}
 }

@@ -1,8 +1,7 @@
-package admission
+package restarts
 
 import (
 	"fmt"
-	"sort"
 	"strings"
 	"time"
 
@@ -20,37 +19,6 @@ const (
 	// RestartInterval is the least time between two restarts we ask for.
 	RestartInterval = time.Hour
 )
-
-// SidecarMissing names the instance pods that run without the probe: live
-// CNPG instance pods (not terminating, not finished) with no pgstorage-probe
-// container, sorted. It is the hook controllers/policy calls for the
-// SidecarMissing condition (policy.Config.MissingSidecars).
-func SidecarMissing(pods []corev1.Pod) []string {
-	var missing []string
-	for i := range pods {
-		if p := &pods[i]; lacksSidecar(p) {
-			missing = append(missing, p.Name)
-		}
-	}
-	sort.Strings(missing)
-	return missing
-}
-
-func lacksSidecar(p *corev1.Pod) bool {
-	return p.Labels[instanceRoleLabel] == instanceRoleLabelValue &&
-		p.DeletionTimestamp.IsZero() &&
-		p.Status.Phase != corev1.PodSucceeded && p.Status.Phase != corev1.PodFailed &&
-		!hasSidecar(p)
-}
-
-// SidecarMissingMessage is the condition message for the pods SidecarMissing
-// names: which pods, what it means, and the fix.
-func SidecarMissingMessage(cluster, namespace string, missing []string) string {
-	return fmt.Sprintf("pods %s run without the %s sidecar (created while the webhook was down, or before the policy existed), "+
-		"so their volumes are not measured; restart them so the webhook injects it: kubectl cnpg restart %s -n %s "+
-		"(a rolling restart, replicas first), or set spec.injection.restartExisting: true",
-		strings.Join(missing, ", "), SidecarName, cluster, namespace)
-}
 
 // RestartDecision says whether to ask CNPG for a rolling restart now.
 type RestartDecision struct {
@@ -75,12 +43,7 @@ func DecideRestart(restartExisting bool, cluster *cnpgv1.Cluster, pods []corev1.
 	if cluster == nil {
 		return RestartDecision{Reason: "the cluster does not exist"}
 	}
-	var missing []*corev1.Pod
-	for i := range pods {
-		if lacksSidecar(&pods[i]) {
-			missing = append(missing, &pods[i])
-		}
-	}
+	missing := withoutSidecar(pods)
 	if len(missing) == 0 {
 		return RestartDecision{Reason: "every instance pod has the sidecar"}
 	}
@@ -101,10 +64,5 @@ func DecideRestart(restartExisting bool, cluster *cnpgv1.Cluster, pods []corev1.
 				lastRestart.UTC().Format(time.RFC3339), next.UTC().Format(time.RFC3339)), RetryAfter: next.Sub(now)}
 		}
 	}
-	names := make([]string, len(missing))
-	for i, p := range missing {
-		names[i] = p.Name
-	}
-	sort.Strings(names)
-	return RestartDecision{Restart: true, Reason: fmt.Sprintf("rolling restart so that %s get the sidecar", strings.Join(names, ", "))}
+	return RestartDecision{Restart: true, Reason: fmt.Sprintf("rolling restart so that %s get the sidecar", strings.Join(podNames(missing), ", "))}
 }

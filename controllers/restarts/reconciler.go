@@ -1,4 +1,4 @@
-package admission
+package restarts
 
 import (
 	"context"
@@ -18,27 +18,23 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	"github.com/pgstorage/cnpg-storage-autoscaler/apis/v1alpha1"
+	"github.com/pgstorage/cnpg-storage-autoscaler/controllers/admission"
+	"github.com/pgstorage/cnpg-storage-autoscaler/internal/cnpgnames"
 )
 
-// sidecarRestarts acts on DecideRestart for policies with
+// reconciler acts on DecideRestart for policies with
 // spec.injection.restartExisting: it sets CNPG's restart annotation and our
 // last-restart annotation on the Cluster in one patch. It writes nothing
 // else; the SidecarMissing condition is the policy reconciler's.
-type sidecarRestarts struct {
+type reconciler struct {
 	client client.Client
 	now    func() time.Time
 }
 
-// SetupSidecarRestarts adds the reconciler (leader only) to the manager.
-func SetupSidecarRestarts(mgr manager.Manager) error {
-	return setupSidecarRestarts(mgr, time.Now)
-}
-
-func setupSidecarRestarts(mgr manager.Manager, now func() time.Time) error {
-	r := &sidecarRestarts{client: mgr.GetClient(), now: now}
-	instancePods := predicate.NewPredicateFuncs(func(o client.Object) bool {
-		return o.GetLabels()[instanceRoleLabel] == instanceRoleLabelValue
-	})
+// Setup adds the reconciler (leader only) to the manager.
+func Setup(mgr manager.Manager) error {
+	r := &reconciler{client: mgr.GetClient(), now: time.Now}
+	instancePods := predicate.NewPredicateFuncs(func(o client.Object) bool { return isInstancePod(o.GetLabels()) })
 	err := ctrl.NewControllerManagedBy(mgr).
 		Named("sidecar-restarts").
 		For(&v1alpha1.StorageAutoscalePolicy{}).
@@ -50,15 +46,15 @@ func setupSidecarRestarts(mgr manager.Manager, now func() time.Time) error {
 	return nil
 }
 
-func (r *sidecarRestarts) policiesOfPod(ctx context.Context, pod client.Object) []reconcile.Request {
-	policy, err := policyForCluster(ctx, r.client, pod.GetNamespace(), pod.GetLabels()[clusterLabel])
+func (r *reconciler) policiesOfPod(ctx context.Context, pod client.Object) []reconcile.Request {
+	policy, err := admission.PolicyForCluster(ctx, r.client, pod.GetNamespace(), pod.GetLabels()[cnpgnames.ClusterLabel])
 	if err != nil || policy == nil {
 		return nil
 	}
 	return []reconcile.Request{{NamespacedName: types.NamespacedName{Namespace: policy.Namespace, Name: policy.Name}}}
 }
 
-func (r *sidecarRestarts) Reconcile(ctx context.Context, req reconcile.Request) (reconcile.Result, error) {
+func (r *reconciler) Reconcile(ctx context.Context, req reconcile.Request) (reconcile.Result, error) {
 	log := ctrl.LoggerFrom(ctx)
 	policy := &v1alpha1.StorageAutoscalePolicy{}
 	if err := r.client.Get(ctx, req.NamespacedName, policy); err != nil {
@@ -67,13 +63,16 @@ func (r *sidecarRestarts) Reconcile(ctx context.Context, req reconcile.Request) 
 	if !policy.Spec.Injection.RestartExisting || !policy.DeletionTimestamp.IsZero() {
 		return reconcile.Result{}, nil
 	}
-	cluster, err := getCluster(ctx, r.client, policy.Namespace, policy.Spec.ClusterRef.Name)
-	if err != nil || cluster == nil {
-		return reconcile.Result{}, err
+	cluster := &cnpgv1.Cluster{}
+	if err := r.client.Get(ctx, client.ObjectKey{Namespace: policy.Namespace, Name: policy.Spec.ClusterRef.Name}, cluster); err != nil {
+		if apierrors.IsNotFound(err) {
+			return reconcile.Result{}, nil
+		}
+		return reconcile.Result{}, fmt.Errorf("get CNPG Cluster %s/%s: %w", policy.Namespace, policy.Spec.ClusterRef.Name, err)
 	}
 	var pods corev1.PodList
 	if err := r.client.List(ctx, &pods, client.InNamespace(policy.Namespace), client.MatchingLabels{
-		clusterLabel: cluster.Name, instanceRoleLabel: instanceRoleLabelValue,
+		cnpgnames.ClusterLabel: cluster.Name, cnpgnames.PodRoleLabel: cnpgnames.PodRoleInstance,
 	}); err != nil {
 		return reconcile.Result{}, fmt.Errorf("list instance pods of cluster %s: %w", cluster.Name, err)
 	}
