@@ -84,7 +84,9 @@ var _ = Describe("operations", Ordered, Label("gate3"), func() {
 		Eventually(func(g Gomega) {
 			row := volumeRow(ctx, g, ns, pg.Name, primary)
 			g.Expect(row.UsedPercent).To(BeNumerically(">=", 55))
-			g.Expect(row.State).To(Equal(v1alpha1.VolumeAtLimit), "%s: %s", row.PVC, row.Reason)
+			// DryRun says first that nothing is patched, then what would be.
+			g.Expect(row.Gate).To(Equal("DryRun"), "%s: %s", row.PVC, row.Reason)
+			g.Expect(row.Reason).To(ContainSubstring("but at limit 2Gi"))
 		}).WithContext(ctx).WithTimeout(timeout(2 * time.Minute)).WithPolling(2 * time.Second).Should(Succeed())
 		expectUnchanged(ctx, ns, primary, "2Gi", 20*time.Second)
 
@@ -97,6 +99,9 @@ var _ = Describe("operations", Ordered, Label("gate3"), func() {
 			row := volumeRow(ctx, g, ns, pg.Name, primary)
 			g.Expect(row.Gate).To(Equal("DryRun"), "%s: %s", row.PVC, row.Reason)
 			g.Expect(row.Reason).To(ContainSubstring("nothing is patched; would be:"))
+			g.Expect(row.Reason).NotTo(ContainSubstring("at limit"))
+			g.Expect(row.Reason).To(ContainSubstring("3Gi"))
+			GinkgoWriter.Printf("%s: %s\n", row.PVC, row.Reason)
 		}).WithContext(ctx).WithTimeout(timeout(time.Minute)).WithPolling(2 * time.Second).Should(Succeed())
 		expectUnchanged(ctx, ns, primary, "2Gi", 20*time.Second)
 
