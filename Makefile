@@ -94,6 +94,25 @@ build: ## Build the binaries into bin/.
 build-cross: ## Build every binary for linux/amd64 and linux/arm64 without cgo into bin/linux_<arch>/ (as the images do).
 	hack/images.sh binaries
 
+# The kubectl plugin for every platform krew serves, static (no cgo):
+# bin/plugin/kubectl-pgstorage_<os>_<arch>.tar.gz (the binary inside, .exe on
+# windows) and its .sha256. hack/krew-manifest.sh turns them into krew's
+# manifest (deploy/krew/pgstorage.yaml with URLs and checksums).
+PLUGIN_PLATFORMS := linux/amd64 linux/arm64 darwin/amd64 darwin/arm64 windows/amd64 windows/arm64
+
+.PHONY: plugin
+plugin: ## Build kubectl-pgstorage for linux, darwin and windows on amd64 and arm64 into bin/plugin/ (archives for krew).
+	@rm -rf $(BIN)/plugin && mkdir -p $(BIN)/plugin
+	@for platform in $(PLUGIN_PLATFORMS); do \
+	  os=$${platform%/*}; arch=$${platform#*/}; exe=kubectl-pgstorage; [[ $$os == windows ]] && exe+=.exe; \
+	  dir=$(BIN)/plugin/kubectl-pgstorage_$${os}_$${arch}; mkdir -p $$dir; \
+	  echo "build $$platform"; \
+	  CGO_ENABLED=0 GOOS=$$os GOARCH=$$arch go build -trimpath -ldflags "-s -w" -o $$dir/$$exe ./cmd/kubectl-pgstorage; \
+	  tar -C $$dir -czf $$dir.tar.gz $$exe; \
+	  (cd $(BIN)/plugin && sha256sum kubectl-pgstorage_$${os}_$${arch}.tar.gz > kubectl-pgstorage_$${os}_$${arch}.tar.gz.sha256); \
+	done
+	@ls -l $(BIN)/plugin/*.tar.gz
+
 # Images (Dockerfile.controller, Dockerfile.sidecar), built without a Docker
 # engine by podman from Debian. IMAGE_REGISTRY overrides the repositories.
 IMAGE_REGISTRY ?= localhost/pgstorage

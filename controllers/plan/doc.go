@@ -11,6 +11,10 @@
 // says and copies the rest into the policy status. The same Snapshot always
 // gives the same Result.
 //
+// Explain (explain.go) runs the same steps as Plan and reports, for every
+// PVC, the verdict of every gate below with its reason (kubectl pgstorage
+// explain): an explanation of Plan's own run, never a second opinion.
+//
 // KubeletNudges (nudge.go) is a second, smaller decision on its own
 // NudgeSnapshot: which instance pods to annotate so that kubelet grows a
 // filesystem waiting in NodeResizePending now (DESIGN §7).

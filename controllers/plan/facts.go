@@ -228,6 +228,13 @@ func (p *planner) observationAgeHold(observation *Observation) string {
 	return ""
 }
 
+// FindObservedVolume is the volume of an observation that measures pvc,
+// matched as the planner matches them; nil when there is none. kubectl
+// pgstorage simulate overrides the figures of exactly that volume.
+func FindObservedVolume(observed []v1alpha1.ObservedVolume, pvc PVC) *v1alpha1.ObservedVolume {
+	return findObservedVolume(observed, pvc)
+}
+
 // findObservedVolume matches by PVC name, else by role and tablespace when
 // exactly one volume of the observation has them.
 func findObservedVolume(observed []v1alpha1.ObservedVolume, pvc PVC) *v1alpha1.ObservedVolume {

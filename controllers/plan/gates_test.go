@@ -25,7 +25,12 @@ type gateCase struct {
 
 func (c gateCase) run(t *testing.T) {
 	t.Helper()
-	result := Plan(c.build(t))
+	snapshot := c.build(t)
+	result := Plan(snapshot)
+	// kubectl pgstorage explain tells every gate case's story as Plan does.
+	if disagreement := explanationDisagrees(snapshot); disagreement != "" {
+		t.Error(disagreement)
+	}
 	decision := decisionFor(result, c.pvc)
 	row := rowFor(t, result, c.pvc)
 	switch {

@@ -15,12 +15,19 @@ import (
 // gives the same result.
 func Plan(snapshot Snapshot) Result {
 	p := newPlanner(snapshot)
+	p.decide()
+	return p.result()
+}
+
+// decide runs the planner's steps; Plan and Explain share them, so that an
+// explanation is of the very decisions Plan makes.
+func (p *planner) decide() []*group {
 	p.collectVolumes()
 	groups := p.groupVolumes()
 	p.proposeGrowths(groups)
 	p.decideGrowths(groups)
 	p.catchUp(groups)
-	return p.result()
+	return groups
 }
 
 // planner carries one Plan call's working state; nothing outlives the call.

@@ -327,6 +327,142 @@ func reasonBudgetUsed(b *budget, kind v1alpha1.GrowthKind, freesAt, now time.Tim
 	return reason
 }
 
+// Explanations (kubectl pgstorage explain): what each gate says when it
+// lets a growth through, and the few holds only an explanation reports.
+
+func reasonTriggerNotEvaluated(why string) string {
+	return "not evaluated: " + why
+}
+
+func reasonNothingFired(figures usage, rule *v1alpha1.VolumePolicy) string {
+	reason := fmt.Sprintf("no threshold reached: %s%% used, %s free", formatPercent(figures.usedPercent), formatBytes(figures.availableBytes))
+	if rule.Trigger.UsedPercent > 0 {
+		reason += fmt.Sprintf("; grows at %d%%", rule.Trigger.UsedPercent)
+	}
+	if rule.Critical.UsedPercent > 0 {
+		reason += fmt.Sprintf(", emergency at %d%%", rule.Critical.UsedPercent)
+	}
+	return reason
+}
+
+func reasonRulePasses(path string, rule *v1alpha1.VolumePolicy) string {
+	return fmt.Sprintf("%s grows this volume up to its limit %s", path, formatBytes(bytesOf(*rule.Limit)))
+}
+
+func reasonDryRunHolds() string {
+	return "spec.mode is DryRun: the plan is reported, nothing is patched"
+}
+
+func reasonEnforce() string { return "spec.mode is Enforce: growths are patched" }
+
+func reasonClassExpands(class string, provider v1alpha1.Provider) string {
+	return fmt.Sprintf("StorageClass %s allows volume expansion (provider %s)", class, provider)
+}
+
+func reasonObservationNotNeeded() string {
+	return "not needed: a PVC grown with its role is sized by its role's request, not by its own measurement"
+}
+
+func reasonObservationFresh(instance string, age, maxAge time.Duration) string {
+	return fmt.Sprintf("observation of %s is %s old (observationMaxAge %s)", instance, formatDuration(max(age, 0).Truncate(time.Second)), formatDuration(maxAge))
+}
+
+func reasonNothingInFlight(requestBytes, capacityBytes int64) string {
+	return fmt.Sprintf("no resize in flight (request %s, capacity %s)", formatBytes(requestBytes), formatBytes(capacityBytes))
+}
+
+func reasonTargetWithinLimit(targetBytes, limitBytes int64) string {
+	return fmt.Sprintf("target %s is within the limit %s", formatBytes(targetBytes), formatBytes(limitBytes))
+}
+
+func reasonAtLimitIdle(limitBytes int64, rulePath string) string {
+	return fmt.Sprintf("at limit %s (%s.limit): no growth is possible until the limit is raised", formatBytes(limitBytes), rulePath)
+}
+
+func reasonRoomBelowLimit(requestBytes, limitBytes int64) string {
+	return fmt.Sprintf("request %s, limit %s: room for %s more", formatBytes(requestBytes), formatBytes(limitBytes), formatBytes(limitBytes-requestBytes))
+}
+
+func reasonCooldownOver(v *volume, kind v1alpha1.GrowthKind, follower bool, now time.Time) string {
+	var reason string
+	if v.lastGrowth.IsZero() {
+		reason = "never grown by the add-on"
+	} else {
+		reason = "last grown " + formatClock(v.lastGrowth, now, time.UTC)
+	}
+	switch {
+	case follower:
+		reason += "; a PVC grown with its role waits only for the provider's limit"
+	case kind == v1alpha1.GrowthEmergency:
+		reason += "; emergency growth ignores the policy cooldown"
+	case v.rule != nil && !v.lastGrowth.IsZero():
+		reason += fmt.Sprintf("; %s.cooldown %s is over", v.rulePath, formatDuration(effectiveCooldown(v.rule)))
+	}
+	if limit := v.provider.modificationsPerDay; limit > 0 {
+		reason += fmt.Sprintf("; %s allows %d modifications of a volume in a rolling 24h", v.provider.name, limit)
+	}
+	return reason
+}
+
+func reasonCatchUpNotHeld(what string) string {
+	return fmt.Sprintf("a catch-up to the role's current size is not held by %s", what)
+}
+
+func reasonNotWALBearing(role v1alpha1.VolumeRole, tablespace string) string {
+	return fmt.Sprintf("%s holds no WAL", roleName(role, tablespace))
+}
+
+func reasonWALNotChecked() string {
+	return "not checked: walSafety.requireArchiveHealthy is false and walSafety.maxInactiveSlotRetention is 0"
+}
+
+func reasonWALEmergencyNotHeld(problem string) string {
+	return problem + "; emergency growth goes ahead (walSafety.blockEmergencyGrowth is false)"
+}
+
+func reasonWALHealthy(primary string) string {
+	return fmt.Sprintf("WAL health on primary %s passes the policy's checks", primary)
+}
+
+func reasonEmergencyIgnoresWindows() string {
+	return "emergency growth ignores maintenance windows"
+}
+
+// explainWindow says whether planned growth may run now.
+func explainWindow(windows windowState, configured int, now time.Time) string {
+	switch {
+	case configured == 0:
+		return "no maintenance windows: always open"
+	case windows.open:
+		return "a maintenance window is open"
+	}
+	return reasonWindowClosed(windows, now)
+}
+
+func reasonWindowClosed(windows windowState, now time.Time) string {
+	if windows.nextOpen.IsZero() {
+		reason := "no maintenance window is open, and none will open"
+		if len(windows.problems) > 0 {
+			reason += " (" + strings.Join(windows.problems, "; ") + ")"
+		}
+		return reason
+	}
+	return fmt.Sprintf("no maintenance window is open: planned growth waits until %s (maintenance window %q, %s)",
+		formatClock(windows.nextOpen, now, windows.nextZone), windows.nextWindow.Schedule, formatDuration(windows.nextWindow.Duration.Duration))
+}
+
+func reasonBudgetCharged(b *budget, kind v1alpha1.GrowthKind) string {
+	return fmt.Sprintf("charged as one %s action; %d of maxActionsPerDay %d used in the last 24h", kind, len(b.actions), b.maxActions)
+}
+
+func reasonBudgetContinues(role v1alpha1.VolumeRole, tablespace string, targetBytes int64) string {
+	return fmt.Sprintf("continues the growth of %s to %s already charged in the last 24h", roleName(role, tablespace), formatBytes(targetBytes))
+}
+
+func reasonBudgetLeft(b *budget, kind v1alpha1.GrowthKind) string {
+	return fmt.Sprintf("%s growth may use %d more of maxActionsPerDay %d in the last 24h", kind, b.left(kind), b.maxActions)
+}
+
 // Rows.
 
 func reasonDryRun(wouldBe string) string {
@@ -447,3 +583,15 @@ func saturatingMultiply(a, b int64) int64 {
 	}
 	return product
 }
+
+// FormatBytes writes a size as every reason does: binary units, at most
+// one decimal.
+func FormatBytes(size int64) string { return formatBytes(size) }
+
+// FormatPercent writes a percentage as every reason does: rounded down to
+// one decimal, so that a shown value never reaches a threshold the real
+// one has not.
+func FormatPercent(percent float64) string { return formatPercent(percent) }
+
+// FormatDuration writes a duration as every reason does: 6h, 5m, 3h12m, 42s.
+func FormatDuration(d time.Duration) string { return formatDuration(d) }

@@ -22,9 +22,7 @@ const (
 // is wrong. Growing a WAL volume that fills because archiving broke or a
 // slot is forgotten only delays the outage while backups silently stop.
 func (p *planner) evaluateWALHealth() (WALCause, string) {
-	safety := p.spec.WALSafety
-	checkArchive := safety.RequireArchiveHealthy == nil || *safety.RequireArchiveHealthy
-	maxRetention := bytesOf(safety.MaxInactiveSlotRetention)
+	checkArchive, maxRetention := p.walChecks()
 	if !checkArchive && maxRetention == 0 {
 		return "", ""
 	}
@@ -50,6 +48,13 @@ func (p *planner) evaluateWALHealth() (WALCause, string) {
 		}
 	}
 	return "", ""
+}
+
+// walChecks are what the policy checks of WAL health: the archiver, and
+// inactive slots' retention above a size (0: not checked).
+func (p *planner) walChecks() (archive bool, maxRetentionBytes int64) {
+	safety := p.spec.WALSafety
+	return safety.RequireArchiveHealthy == nil || *safety.RequireArchiveHealthy, bytesOf(safety.MaxInactiveSlotRetention)
 }
 
 // primaryObservation finds the fresh observation of the primary: the

@@ -3,7 +3,9 @@
 //
 //  1. snapshot.go reads the policy, its CNPG Cluster, the cluster's PVCs,
 //     instance pods, StorageObservations and StorageClasses into one value.
-//     No client call happens after it until act.
+//     No client call happens after it until act. Snapshot exports the same
+//     read for kubectl pgstorage, through a reader of the API server, and
+//     View.Status the status report would write for a plan of it.
 //  2. plan.Plan decides (controllers/plan, pure; no decision is made here).
 //  3. act.go patches PVC requests to the planner's absolute targets (one
 //     merge patch per PVC, guarded by the resourceVersion read in the

@@ -45,11 +45,96 @@ type clusterView struct {
 	nudge plan.NudgeSnapshot
 }
 
-// snapshot reads the policy's world. A missing Cluster is not an error: the
-// view says so and report turns it into a condition.
+// SnapshotOptions say how a snapshot is read.
+type SnapshotOptions struct {
+	// ResizeTimeout is the controller's resize timeout: the planner reads
+	// a growth in flight for longer as stuck. 0 turns that rule off.
+	ResizeTimeout time.Duration
+	// Indexed: the reader is the controller's cache, with the indexes of
+	// IndexFields. Otherwise (a reader of the API server, such as kubectl
+	// pgstorage's) objects are selected by label and filtered here.
+	Indexed bool
+}
+
+// View is what the controller decides on for one policy, read at once:
+// the planner's Snapshot and what report says about it. kubectl pgstorage
+// reads the same View through Snapshot, so that its explain and simulate
+// give plan.Plan exactly the input the controller gives it.
+type View struct {
+	Now    time.Time
+	Policy *v1alpha1.StorageAutoscalePolicy
+	// Cluster is nil when the CNPG Cluster does not exist; Plan is then empty.
+	Cluster *cnpgv1.Cluster
+	// ConflictWith names the older policy of the same cluster, which wins:
+	// this one does nothing, and Plan is empty.
+	ConflictWith string
+	Plan         plan.Snapshot
+	// RejectedObservations are ignored as if absent (they disagree with
+	// their pod), sorted by name.
+	RejectedObservations []RejectedObservation
+	// Unexpandable names the PVCs whose StorageClass cannot expand (or is missing).
+	Unexpandable []string
+
+	view          *clusterView
+	resizeTimeout time.Duration
+}
+
+// Status is the status the controller writes for result when it has
+// patched nothing yet (as in DryRun mode): the planner's rows, with the
+// PVCs whose last growth failed shown failed, the history with the growths
+// in progress that failed since, and the conditions. result is
+// plan.Plan(snapshot), and snapshot the View's Plan or a changed copy of it
+// (kubectl pgstorage simulate), whose time and history count. ResourceQuota
+// refusals, which only patching meets, are left out. Only a View with a
+// Cluster and no ConflictWith has a status of this kind.
+func (v *View) Status(snapshot plan.Snapshot, result plan.Result) v1alpha1.StorageAutoscalePolicyStatus {
+	view := *v.view
+	view.now, view.plan = snapshot.Now, snapshot
+	reporter := &Reconciler{Config: Config{ResizeTimeout: v.resizeTimeout, QuotaRetryInterval: DefaultQuotaRetryInterval}}
+	status, _, _ := reporter.buildStatus(&view, result, actOutcome{})
+	return status
+}
+
+// RejectedObservation is a StorageObservation the controller does not
+// believe, and why (the ObservationsRejected condition lists them).
+type RejectedObservation struct {
+	Observation string `json:"observation"`
+	Reason      string `json:"reason"`
+	Message     string `json:"message"`
+}
+
+// Snapshot reads a policy's world at now as the controller does, through
+// reader, which only reads. A missing Cluster or a conflicting policy is
+// not an error: the View says so.
+func Snapshot(ctx context.Context, reader client.Reader, policy *v1alpha1.StorageAutoscalePolicy, now time.Time, options SnapshotOptions) (*View, error) {
+	view, err := readView(ctx, reader, policy, now, options)
+	if err != nil {
+		return nil, err
+	}
+	out := &View{
+		Now: view.now, Policy: view.policy, Cluster: view.cluster, ConflictWith: view.conflictWith,
+		Plan: view.plan, Unexpandable: view.unexpandable,
+		view: view, resizeTimeout: options.ResizeTimeout,
+	}
+	for _, rejected := range view.rejected {
+		out.RejectedObservations = append(out.RejectedObservations, RejectedObservation{
+			Observation: rejected.Observation, Reason: rejected.Reason, Message: rejected.Message,
+		})
+	}
+	return out, nil
+}
+
+// snapshot reads the policy's world through the controller's cache.
 func (r *Reconciler) snapshot(ctx context.Context, policy *v1alpha1.StorageAutoscalePolicy) (*clusterView, error) {
+	return readView(ctx, r.Client, policy, r.Clock.Now(),
+		SnapshotOptions{ResizeTimeout: r.Config.ResizeTimeout, Indexed: true})
+}
+
+// readView reads the policy's world. A missing Cluster is not an error: the
+// view says so and report turns it into a condition.
+func readView(ctx context.Context, reader client.Reader, policy *v1alpha1.StorageAutoscalePolicy, now time.Time, options SnapshotOptions) (*clusterView, error) {
 	view := &clusterView{
-		now:        r.Clock.Now(),
+		now:        now,
 		policy:     policy,
 		pvcs:       map[string]*corev1.PersistentVolumeClaim{},
 		resize:     map[string]resizeState{},
@@ -57,7 +142,7 @@ func (r *Reconciler) snapshot(ctx context.Context, policy *v1alpha1.StorageAutos
 	}
 	namespace, clusterName := policy.Namespace, policy.Spec.ClusterRef.Name
 
-	conflict, err := r.olderPolicy(ctx, policy)
+	conflict, err := olderPolicy(ctx, reader, policy, options)
 	if err != nil {
 		return nil, err
 	}
@@ -67,7 +152,7 @@ func (r *Reconciler) snapshot(ctx context.Context, policy *v1alpha1.StorageAutos
 	}
 
 	cluster := &cnpgv1.Cluster{}
-	switch err := r.Client.Get(ctx, types.NamespacedName{Namespace: namespace, Name: clusterName}, cluster); {
+	switch err := reader.Get(ctx, types.NamespacedName{Namespace: namespace, Name: clusterName}, cluster); {
 	case apierrors.IsNotFound(err):
 		return view, nil
 	case err != nil:
@@ -75,20 +160,30 @@ func (r *Reconciler) snapshot(ctx context.Context, policy *v1alpha1.StorageAutos
 	}
 	view.cluster = cluster
 
-	inCluster := client.MatchingFields{indexClusterLabel: clusterName}
+	// The cache indexes the cluster label; the API server selects by it.
+	var inCluster client.ListOption = client.MatchingLabels{labelCluster: clusterName}
+	if options.Indexed {
+		inCluster = client.MatchingFields{indexClusterLabel: clusterName}
+	}
 	var pvcs corev1.PersistentVolumeClaimList
-	if err := r.Client.List(ctx, &pvcs, client.InNamespace(namespace), inCluster, client.HasLabels{labelPVCRole}); err != nil {
+	if err := reader.List(ctx, &pvcs, client.InNamespace(namespace), inCluster, client.HasLabels{labelPVCRole}); err != nil {
 		return nil, fmt.Errorf("list PVCs of cluster %s/%s: %w", namespace, clusterName, err)
 	}
 	var pods corev1.PodList
-	if err := r.Client.List(ctx, &pods, client.InNamespace(namespace), inCluster, client.MatchingLabels{labelPodRole: podRoleInstance}); err != nil {
+	if err := reader.List(ctx, &pods, client.InNamespace(namespace), inCluster, client.MatchingLabels{labelPodRole: podRoleInstance}); err != nil {
 		return nil, fmt.Errorf("list instance pods of cluster %s/%s: %w", namespace, clusterName, err)
 	}
+	// Observations are matched by spec.cluster below; the index only
+	// narrows the list.
+	observationOptions := []client.ListOption{client.InNamespace(namespace)}
+	if options.Indexed {
+		observationOptions = append(observationOptions, client.MatchingFields{indexObservationCluster: clusterName})
+	}
 	var observations v1alpha1.StorageObservationList
-	if err := r.Client.List(ctx, &observations, client.InNamespace(namespace), client.MatchingFields{indexObservationCluster: clusterName}); err != nil {
+	if err := reader.List(ctx, &observations, observationOptions...); err != nil {
 		return nil, fmt.Errorf("list StorageObservations of cluster %s/%s: %w", namespace, clusterName, err)
 	}
-	classes, err := r.storageClasses(ctx, pvcs.Items)
+	classes, err := storageClasses(ctx, reader, pvcs.Items)
 	if err != nil {
 		return nil, err
 	}
@@ -102,7 +197,7 @@ func (r *Reconciler) snapshot(ctx context.Context, policy *v1alpha1.StorageAutos
 		Pending: policy.Status.Pending,
 		History: policy.Status.History,
 		// The planner reads a growth's expansion as the history does.
-		ResizeTimeout: metav1.Duration{Duration: r.Config.ResizeTimeout},
+		ResizeTimeout: metav1.Duration{Duration: options.ResizeTimeout},
 	}
 	lastGrowth := map[string]time.Time{}
 	for _, row := range policy.Status.Volumes {
@@ -217,7 +312,7 @@ func instanceOfPod(pod *corev1.Pod) string {
 
 // storageClasses gets the classes the PVCs name; a class that does not
 // exist is left out (the planner then holds its PVCs, saying so).
-func (r *Reconciler) storageClasses(ctx context.Context, pvcs []corev1.PersistentVolumeClaim) (map[string]*storagev1.StorageClass, error) {
+func storageClasses(ctx context.Context, reader client.Reader, pvcs []corev1.PersistentVolumeClaim) (map[string]*storagev1.StorageClass, error) {
 	classes := map[string]*storagev1.StorageClass{}
 	for _, pvc := range pvcs {
 		if pvc.Spec.StorageClassName == nil || *pvc.Spec.StorageClassName == "" {
@@ -228,7 +323,7 @@ func (r *Reconciler) storageClasses(ctx context.Context, pvcs []corev1.Persisten
 			continue
 		}
 		class := &storagev1.StorageClass{}
-		switch err := r.Client.Get(ctx, types.NamespacedName{Name: name}, class); {
+		switch err := reader.Get(ctx, types.NamespacedName{Name: name}, class); {
 		case apierrors.IsNotFound(err):
 			classes[name] = nil
 		case err != nil:
@@ -247,9 +342,14 @@ func (r *Reconciler) storageClasses(ctx context.Context, pvcs []corev1.Persisten
 
 // olderPolicy returns the name of another policy of the same cluster that
 // wins over this one (the older; the name breaks a tie), or "".
-func (r *Reconciler) olderPolicy(ctx context.Context, policy *v1alpha1.StorageAutoscalePolicy) (string, error) {
+// Policies of other clusters are skipped below; the index only narrows the list.
+func olderPolicy(ctx context.Context, reader client.Reader, policy *v1alpha1.StorageAutoscalePolicy, options SnapshotOptions) (string, error) {
+	listOptions := []client.ListOption{client.InNamespace(policy.Namespace)}
+	if options.Indexed {
+		listOptions = append(listOptions, client.MatchingFields{indexClusterRef: policy.Spec.ClusterRef.Name})
+	}
 	var policies v1alpha1.StorageAutoscalePolicyList
-	if err := r.Client.List(ctx, &policies, client.InNamespace(policy.Namespace), client.MatchingFields{indexClusterRef: policy.Spec.ClusterRef.Name}); err != nil {
+	if err := reader.List(ctx, &policies, listOptions...); err != nil {
 		return "", fmt.Errorf("list policies of cluster %s/%s: %w", policy.Namespace, policy.Spec.ClusterRef.Name, err)
 	}
 	winner := ""
