@@ -5,6 +5,7 @@ package suite
 import (
 	"context"
 	"fmt"
+	"sort"
 	"strings"
 	"time"
 
@@ -70,7 +71,10 @@ var _ = Describe("topology", Ordered, Label("gate4"), func() {
 		expectSizes(ctx, ns, replicas, "3Gi")
 
 		By("a human grows one replica's volume to 4Gi: the others are raised to it, that one is left alone")
-		human := replicas[0]
+		// The newest replica: made at 3Gi by the PVC webhook, never
+		// patched by the add-on.
+		sort.Strings(replicas)
+		human := replicas[len(replicas)-1]
 		humanPatch := `{"spec":{"resources":{"requests":{"storage":"4Gi"}}}}`
 		Expect(kube.Client.Patch(ctx, &corev1.PersistentVolumeClaim{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: human}},
 			client.RawPatch(types.MergePatchType, []byte(humanPatch)), client.FieldOwner("e2e-human"))).To(Succeed())
