@@ -80,9 +80,11 @@ func (c *Cluster) WaitClusterReady(ctx context.Context, cluster *cnpgv1.Cluster,
 			if err := c.Client.Get(ctx, client.ObjectKeyFromObject(cluster), current); err != nil {
 				return err
 			}
-			if current.Status.ReadyInstances != cluster.Spec.Instances || current.Status.Phase != cnpgv1.PhaseHealthy {
+			// The instances the Cluster asks for now: a spec that scaled it
+			// need not pass the new count along.
+			if current.Status.ReadyInstances != current.Spec.Instances || current.Status.Phase != cnpgv1.PhaseHealthy {
 				return fmt.Errorf("phase %q, %d/%d instances ready", current.Status.Phase,
-					current.Status.ReadyInstances, cluster.Spec.Instances)
+					current.Status.ReadyInstances, current.Spec.Instances)
 			}
 			return nil
 		})

@@ -67,7 +67,7 @@ var _ = Describe("webhook down", Ordered, Serial, Label("gate4"), func() {
 		Eventually(func(g Gomega) {
 			g.Expect(condition(ctx, g, ns, pg.Name, v1alpha1.ConditionSidecarMissing).Status).To(Equal(metav1.ConditionFalse))
 		}).WithContext(ctx).WithTimeout(timeout(6 * time.Minute)).WithPolling(2 * time.Second).Should(Succeed())
-		waitReady(ctx, pg.DeepCopy())
+		waitReady(ctx, pg)
 		for _, pod := range instances {
 			expectSidecar(ctx, ns, pod, true)
 		}
