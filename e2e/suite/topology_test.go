@@ -157,7 +157,7 @@ func growthManager(ctx context.Context, ns, grown string) string {
 	pvc := &corev1.PersistentVolumeClaim{}
 	Expect(kube.Client.Get(ctx, client.ObjectKey{Namespace: ns, Name: grown}, pvc)).To(Succeed())
 	for _, entry := range pvc.ManagedFields {
-		if entry.FieldsV1 != nil && strings.Contains(string(entry.FieldsV1.Raw), "pgstorage.io/last-growth") {
+		if entry.FieldsV1 != nil && strings.Contains(entry.FieldsV1.GetRawString(), "pgstorage.io/last-growth") {
 			return entry.Manager
 		}
 	}
