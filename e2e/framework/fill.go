@@ -156,7 +156,9 @@ func (c *Cluster) prepareFill(ctx context.Context, spec FillSpec) error {
 func (c *Cluster) writeChunk(ctx context.Context, spec FillSpec, step int) error {
 	if spec.Raw {
 		mib := max(spec.RateBytesPerSecond>>20, 1)
-		file := fmt.Sprintf("%s/pgstorage-fill-%d", MountPath(spec.Volume), step)
+		// A name of its own per chunk: a second fill of the same volume
+		// must add files, not rewrite the first fill's.
+		file := fmt.Sprintf("%s/pgstorage-fill-%d-%d", MountPath(spec.Volume), time.Now().UnixNano(), step)
 		_, err := c.Exec(ctx, spec.Namespace, spec.Pod, "postgres", "dd", "if=/dev/urandom", "of="+file,
 			"bs=1M", "count="+strconv.FormatInt(mib, 10), "conv=fsync", "status=none")
 		return err

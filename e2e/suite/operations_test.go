@@ -146,7 +146,9 @@ var _ = Describe("operations", Ordered, Label("gate3"), func() {
 		dataNext.Add(resource.MustParse("1Gi"))
 		fill(ctx, ns, primary, "data", 62, 32, true)
 		expectGrown(ctx, ns, primary, "data", primary, dataNext.String(), 3*time.Minute)
-		fill(ctx, ns, primary, tablespace, 62, 16, false)
+		// Raw files: INSERTs would write WAL, which the failing archive
+		// keeps, and fill the WAL volume past its critical threshold.
+		fill(ctx, ns, primary, tablespace, 62, 32, true)
 		expectGrown(ctx, ns, primary, tablespace, space, "2Gi", 3*time.Minute)
 		Expect(volumeRow(ctx, Default, ns, pg.Name, wal).State).To(Equal(v1alpha1.VolumeBlocked))
 		expectUnchanged(ctx, ns, wal, "1Gi", 5*time.Second)
