@@ -77,14 +77,19 @@ func policy(ctx context.Context, g Gomega, ns, name string) *v1alpha1.StorageAut
 // editPolicy changes a policy's spec, retrying on conflicts with the
 // controller's status writes.
 func editPolicy(ctx context.Context, ns, name string, edit func(*v1alpha1.StorageAutoscalePolicySpec)) {
-	Expect(retry.RetryOnConflict(retry.DefaultRetry, func() error {
+	Expect(updatePolicy(ctx, ns, name, edit)).To(Succeed())
+}
+
+// updatePolicy is editPolicy that returns the API server's answer.
+func updatePolicy(ctx context.Context, ns, name string, edit func(*v1alpha1.StorageAutoscalePolicySpec)) error {
+	return retry.RetryOnConflict(retry.DefaultRetry, func() error {
 		p := &v1alpha1.StorageAutoscalePolicy{}
 		if err := kube.Client.Get(ctx, client.ObjectKey{Namespace: ns, Name: name}, p); err != nil {
 			return err
 		}
 		edit(&p.Spec)
 		return kube.Client.Update(ctx, p)
-	})).To(Succeed())
+	})
 }
 
 // patchCluster applies a JSON merge patch to a CNPG Cluster.

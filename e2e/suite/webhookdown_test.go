@@ -63,7 +63,11 @@ var _ = Describe("webhook down", Ordered, Serial, Label("gate4"), func() {
 
 		By("restartExisting: CNPG restarts the replica, then switches over, and the sidecar is injected, once")
 		before := podUIDs(ctx, ns, instances)
-		editPolicy(ctx, ns, pg.Name, func(s *v1alpha1.StorageAutoscalePolicySpec) { s.Injection.RestartExisting = true })
+		// The policy webhook fails closed (an unchecked policy is worse than
+		// a late one): the edit waits until the returned controller answers.
+		Eventually(func() error {
+			return updatePolicy(ctx, ns, pg.Name, func(s *v1alpha1.StorageAutoscalePolicySpec) { s.Injection.RestartExisting = true })
+		}).WithContext(ctx).WithTimeout(timeout(time.Minute)).WithPolling(2 * time.Second).Should(Succeed())
 		Eventually(func(g Gomega) {
 			g.Expect(condition(ctx, g, ns, pg.Name, v1alpha1.ConditionSidecarMissing).Status).To(Equal(metav1.ConditionFalse))
 		}).WithContext(ctx).WithTimeout(timeout(6 * time.Minute)).WithPolling(2 * time.Second).Should(Succeed())
