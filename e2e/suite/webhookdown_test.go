@@ -10,6 +10,7 @@ import (
 	cnpgv1 "github.com/cloudnative-pg/cloudnative-pg/api/v1"
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
+	admissionv1 "k8s.io/api/admissionregistration/v1"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -140,16 +141,19 @@ func scaleController(ctx context.Context, replicas int32) int32 {
 	return had
 }
 
-// unreachable makes the webhook Service select no pod (or restores it): the
-// API server's calls fail while the controller runs.
+// unreachable points the pod and PVC webhooks at a Service that does not
+// exist (or back at the add-on's): the API server's calls fail while the
+// controller runs. (Emptying the Service's endpoints is not enough: the API
+// server keeps its open connection to a webhook pod.)
 func unreachable(ctx context.Context, on bool) {
-	value := "null"
+	service := addonName + "-webhook"
 	if on {
-		value = `"true"`
+		service = "e2e-unreachable"
 	}
-	patch := fmt.Sprintf(`{"spec":{"selector":{"e2e-unreachable":%s}}}`, value)
-	Expect(kube.Client.Patch(ctx, &corev1.Service{ObjectMeta: metav1.ObjectMeta{Namespace: addonNamespace, Name: addonName + "-webhook"}},
-		client.RawPatch(types.MergePatchType, []byte(patch)))).To(Succeed())
+	patch := fmt.Sprintf(`{"webhooks":[{"name":"pods.pgstorage.io","clientConfig":{"service":{"name":%q}}},`+
+		`{"name":"pvcs.pgstorage.io","clientConfig":{"service":{"name":%q}}}]}`, service, service)
+	Expect(kube.Client.Patch(ctx, &admissionv1.MutatingWebhookConfiguration{ObjectMeta: metav1.ObjectMeta{Name: addonName}},
+		client.RawPatch(types.StrategicMergePatchType, []byte(patch)))).To(Succeed())
 }
 
 // expectSidecar checks whether an instance pod carries the probe.
