@@ -14,7 +14,6 @@ import (
 	. "github.com/onsi/gomega"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/pgstorage/cnpg-storage-autoscaler/apis/v1alpha1"
@@ -32,8 +31,7 @@ var _ = Describe("failover", Ordered, Label("gate3"), func() {
 	)
 	BeforeAll(func(ctx SpecContext) {
 		pg, first = managedCluster(ctx, framework.ClusterSpec{Name: "accounts", Instances: 2}, func(s *v1alpha1.StorageAutoscalePolicySpec) {
-			s.Volumes.Data.Trigger.UsedPercent = 60
-			s.Volumes.Data.Cooldown = metav1.Duration{Duration: 20 * time.Second}
+			quick(&s.Volumes.Data)
 			limit := resource.MustParse("8Gi")
 			s.Volumes.Data.Limit = &limit
 		})

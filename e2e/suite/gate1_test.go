@@ -72,8 +72,7 @@ var _ = Describe("basic growth", Ordered, Label("gate1"), func() {
 	)
 	BeforeAll(func(ctx SpecContext) {
 		pg, primary = managedCluster(ctx, framework.ClusterSpec{Name: "orders"}, func(s *v1alpha1.StorageAutoscalePolicySpec) {
-			s.Volumes.Data.Trigger.UsedPercent = 60
-			s.Volumes.Data.Cooldown = metav1.Duration{Duration: 20 * time.Second}
+			quick(&s.Volumes.Data)
 		})
 		ns = pg.Namespace
 	})

@@ -14,7 +14,6 @@ import (
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
-	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/pgstorage/cnpg-storage-autoscaler/apis/v1alpha1"
@@ -36,8 +35,7 @@ var _ = Describe("disruptions", Ordered, Label("gate3"), func() {
 	)
 	BeforeAll(func(ctx SpecContext) {
 		pg, primary = managedCluster(ctx, framework.ClusterSpec{Name: "payments"}, func(s *v1alpha1.StorageAutoscalePolicySpec) {
-			s.Volumes.Data.Trigger.UsedPercent = 60
-			s.Volumes.Data.Cooldown = metav1.Duration{Duration: 20 * time.Second}
+			quick(&s.Volumes.Data)
 			s.ObservationMaxAge = metav1.Duration{Duration: 90 * time.Second}
 		})
 		ns = pg.Namespace
@@ -73,53 +71,20 @@ var _ = Describe("disruptions", Ordered, Label("gate3"), func() {
 	})
 
 	It("#19 stale observations (sidecar stopped) cause no growth and an ObservationsStale condition", func(ctx SpecContext) {
-		// The probe keeps running but cannot report: every write of this
-		// namespace's observations is refused, as when the API server is
-		// unreachable from the node.
-		name := "e2e-silence-" + ns
-		silence := &admissionv1.ValidatingAdmissionPolicy{
-			ObjectMeta: metav1.ObjectMeta{Name: name},
-			Spec: admissionv1.ValidatingAdmissionPolicySpec{
-				FailurePolicy: ptr.To(admissionv1.Fail),
-				MatchConstraints: &admissionv1.MatchResources{ResourceRules: []admissionv1.NamedRuleWithOperations{{
-					RuleWithOperations: admissionv1.RuleWithOperations{
-						Operations: []admissionv1.OperationType{admissionv1.Create, admissionv1.Update},
-						Rule: admissionv1.Rule{APIGroups: []string{"pgstorage.io"}, APIVersions: []string{"*"},
-							Resources: []string{"storageobservations", "storageobservations/status"}},
-					},
-				}}},
-				MatchConditions: []admissionv1.MatchCondition{{
-					Name: "the-probe", Expression: "'authentication.kubernetes.io/pod-name' in request.userInfo.extra",
-				}},
-				Validations: []admissionv1.Validation{{Expression: "false", Message: "e2e #19: the probe cannot report"}},
-			},
-		}
-		binding := &admissionv1.ValidatingAdmissionPolicyBinding{
-			ObjectMeta: metav1.ObjectMeta{Name: name},
-			Spec: admissionv1.ValidatingAdmissionPolicyBindingSpec{
-				PolicyName:        name,
-				ValidationActions: []admissionv1.ValidationAction{admissionv1.Deny},
-				MatchResources: &admissionv1.MatchResources{NamespaceSelector: &metav1.LabelSelector{
-					MatchLabels: map[string]string{"kubernetes.io/metadata.name": ns},
-				}},
-			},
-		}
 		// Sizes relative to where #14 left the volume, so that the
 		// spec also runs alone (--focus): the next growth is one step, 1Gi.
 		before, _ := pvcSize(ctx, Default, ns, primary)
 		next := before.DeepCopy()
 		next.Add(resource.MustParse("1Gi"))
-		Expect(kube.Client.Create(ctx, silence)).To(Succeed())
-		Expect(kube.Client.Create(ctx, binding)).To(Succeed())
-		lifted := false
-		lift := func(ctx SpecContext) {
-			if !lifted {
-				Expect(client.IgnoreNotFound(kube.Client.Delete(ctx, binding))).To(Succeed())
-				Expect(client.IgnoreNotFound(kube.Client.Delete(ctx, silence))).To(Succeed())
-				lifted = true
-			}
-		}
-		DeferCleanup(lift)
+		// The probe keeps running but cannot report: every write of this
+		// namespace's observations is refused, as when the API server is
+		// unreachable from the node.
+		lift := refuseWrites(ctx, ns, refusal{
+			name: "e2e-silence", operations: []admissionv1.OperationType{admissionv1.Create, admissionv1.Update},
+			resources: []string{"storageobservations", "storageobservations/status"},
+			who:       "'authentication.kubernetes.io/pod-name' in request.userInfo.extra",
+			message:   "e2e #19: the probe cannot report",
+		})
 
 		// Past observationMaxAge (90s) without a write: stale, and a volume
 		// over its trigger is not grown on the old figures.
@@ -177,8 +142,7 @@ var _ = Describe("controller killed", Ordered, Serial, Label("gate3"), func() {
 	)
 	BeforeAll(func(ctx SpecContext) {
 		pg, primary = managedCluster(ctx, framework.ClusterSpec{Name: "payroll"}, func(s *v1alpha1.StorageAutoscalePolicySpec) {
-			s.Volumes.Data.Trigger.UsedPercent = 60
-			s.Volumes.Data.Cooldown = metav1.Duration{Duration: 20 * time.Second}
+			quick(&s.Volumes.Data)
 			limit := resource.MustParse("8Gi")
 			s.Volumes.Data.Limit = &limit
 		})

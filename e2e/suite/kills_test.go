@@ -220,27 +220,33 @@ func (l *requestLog) requests() []string {
 	return out
 }
 
-// refuseStatusWrites makes the API server refuse every write of the
-// controller to the status of the namespace's policies, as an exhausted
-// conflict retry or an API error would; it returns the function that lifts
-// the refusal (also run at cleanup).
-func refuseStatusWrites(ctx SpecContext, ns string) (lift func(context.Context)) {
-	name := "e2e-refuse-status-" + ns
-	refusal := &admissionv1.ValidatingAdmissionPolicy{
+// refusal is a set of API writes the API server refuses in one namespace,
+// through a ValidatingAdmissionPolicy: as an unreachable API server, an
+// exhausted conflict retry or an API error would look to the writer.
+type refusal struct {
+	name       string
+	operations []admissionv1.OperationType
+	resources  []string // of pgstorage.io
+	who        string   // a CEL match condition on the request
+	message    string
+}
+
+// refuseWrites makes the API server refuse r's writes in namespace ns; it
+// returns the function that lifts the refusal (also run at cleanup).
+func refuseWrites(ctx SpecContext, ns string, r refusal) (lift func(context.Context)) {
+	name := r.name + "-" + ns
+	policy := &admissionv1.ValidatingAdmissionPolicy{
 		ObjectMeta: metav1.ObjectMeta{Name: name},
 		Spec: admissionv1.ValidatingAdmissionPolicySpec{
 			FailurePolicy: ptr.To(admissionv1.Fail),
 			MatchConstraints: &admissionv1.MatchResources{ResourceRules: []admissionv1.NamedRuleWithOperations{{
 				RuleWithOperations: admissionv1.RuleWithOperations{
-					Operations: []admissionv1.OperationType{admissionv1.Update},
-					Rule: admissionv1.Rule{APIGroups: []string{"pgstorage.io"}, APIVersions: []string{"*"},
-						Resources: []string{"storageautoscalepolicies/status"}},
+					Operations: r.operations,
+					Rule:       admissionv1.Rule{APIGroups: []string{"pgstorage.io"}, APIVersions: []string{"*"}, Resources: r.resources},
 				},
 			}}},
-			MatchConditions: []admissionv1.MatchCondition{{
-				Name: "the-controller", Expression: "request.userInfo.username == '" + controllerAccount + "'",
-			}},
-			Validations: []admissionv1.Validation{{Expression: "false", Message: "e2e #13: the status write is lost"}},
+			MatchConditions: []admissionv1.MatchCondition{{Name: "who", Expression: r.who}},
+			Validations:     []admissionv1.Validation{{Expression: "false", Message: r.message}},
 		},
 	}
 	binding := &admissionv1.ValidatingAdmissionPolicyBinding{
@@ -253,16 +259,27 @@ func refuseStatusWrites(ctx SpecContext, ns string) (lift func(context.Context))
 			}},
 		},
 	}
-	Expect(kube.Client.Create(ctx, refusal)).To(Succeed())
+	Expect(kube.Client.Create(ctx, policy)).To(Succeed())
 	Expect(kube.Client.Create(ctx, binding)).To(Succeed())
 	lifted := false
 	lift = func(ctx context.Context) {
 		if !lifted {
 			Expect(client.IgnoreNotFound(kube.Client.Delete(ctx, binding))).To(Succeed())
-			Expect(client.IgnoreNotFound(kube.Client.Delete(ctx, refusal))).To(Succeed())
+			Expect(client.IgnoreNotFound(kube.Client.Delete(ctx, policy))).To(Succeed())
 			lifted = true
 		}
 	}
 	DeferCleanup(func(ctx SpecContext) { lift(ctx) })
 	return lift
+}
+
+// refuseStatusWrites refuses every write of the controller to the status of
+// the namespace's policies.
+func refuseStatusWrites(ctx SpecContext, ns string) (lift func(context.Context)) {
+	return refuseWrites(ctx, ns, refusal{
+		name: "e2e-refuse-status", operations: []admissionv1.OperationType{admissionv1.Update},
+		resources: []string{"storageautoscalepolicies/status"},
+		who:       "request.userInfo.username == '" + controllerAccount + "'",
+		message:   "e2e #13: the status write is lost",
+	})
 }

@@ -33,17 +33,15 @@ var _ = Describe("operations", Ordered, Label("gate3"), func() {
 	)
 	BeforeAll(func(ctx SpecContext) {
 		pg, primary = managedCluster(ctx, framework.ClusterSpec{Name: "warehouse", Tablespaces: []string{tablespace}}, func(s *v1alpha1.StorageAutoscalePolicySpec) {
-			quick := func(rule *v1alpha1.VolumePolicy) {
-				rule.Trigger.UsedPercent = 60
-				rule.Critical.UsedPercent = 90
-				rule.Cooldown = metav1.Duration{Duration: 20 * time.Second}
-			}
 			quick(&s.Volumes.Data)
 			quick(s.Volumes.WAL)
+			s.Volumes.Data.Critical.UsedPercent = 90
+			s.Volumes.WAL.Critical.UsedPercent = 90
 			limit := resource.MustParse("8Gi")
 			s.Volumes.Data.Limit = &limit
 			rule := v1alpha1.VolumePolicy{Limit: &limit}
 			quick(&rule)
+			rule.Critical.UsedPercent = 90
 			s.Volumes.Tablespaces = &v1alpha1.TablespacesSpec{Default: &rule}
 		})
 		ns, wal, space = pg.Namespace, primary+"-wal", primary+cnpgv1.TablespaceVolumeInfix+tablespace
@@ -172,8 +170,7 @@ var _ = Describe("node drain", Ordered, Serial, Label("gate3"), func() {
 	)
 	BeforeAll(func(ctx SpecContext) {
 		pg, primary = managedCluster(ctx, framework.ClusterSpec{Name: "depot"}, func(s *v1alpha1.StorageAutoscalePolicySpec) {
-			s.Volumes.Data.Trigger.UsedPercent = 60
-			s.Volumes.Data.Cooldown = metav1.Duration{Duration: 20 * time.Second}
+			quick(&s.Volumes.Data)
 		})
 		ns = pg.Namespace
 	})

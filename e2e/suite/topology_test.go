@@ -32,8 +32,7 @@ var _ = Describe("topology", Ordered, Label("gate4"), func() {
 	)
 	BeforeAll(func(ctx SpecContext) {
 		pg, primary = managedCluster(ctx, framework.ClusterSpec{Name: "inventory"}, func(s *v1alpha1.StorageAutoscalePolicySpec) {
-			s.Volumes.Data.Trigger.UsedPercent = 60
-			s.Volumes.Data.Cooldown = metav1.Duration{Duration: 20 * time.Second}
+			quick(&s.Volumes.Data)
 			limit := resource.MustParse("8Gi")
 			s.Volumes.Data.Limit = &limit
 		})

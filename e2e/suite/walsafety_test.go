@@ -29,10 +29,6 @@ var _ = Describe("tablespace and WAL volumes", Ordered, Label("gate1"), func() {
 	)
 	BeforeAll(func(ctx SpecContext) {
 		pg, primary = managedCluster(ctx, framework.ClusterSpec{Name: "ledger", Tablespaces: []string{tablespace}}, func(s *v1alpha1.StorageAutoscalePolicySpec) {
-			quick := func(rule *v1alpha1.VolumePolicy) {
-				rule.Trigger.UsedPercent = 60
-				rule.Cooldown = metav1.Duration{Duration: 20 * time.Second}
-			}
 			quick(s.Volumes.WAL)
 			limit := resource.MustParse("4Gi")
 			rule := v1alpha1.VolumePolicy{Limit: &limit}

@@ -38,8 +38,7 @@ var _ = Describe("webhook down", Ordered, Serial, Label("gate4"), func() {
 	)
 	BeforeAll(func(ctx SpecContext) {
 		pg, primary = managedCluster(ctx, framework.ClusterSpec{Name: "shipping"}, func(s *v1alpha1.StorageAutoscalePolicySpec) {
-			s.Volumes.Data.Trigger.UsedPercent = 60
-			s.Volumes.Data.Cooldown = metav1.Duration{Duration: 20 * time.Second}
+			quick(&s.Volumes.Data)
 		})
 		ns = pg.Namespace
 		// CNPG restarts the primary by a switchover after the replicas.
