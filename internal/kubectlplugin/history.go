@@ -2,7 +2,6 @@ package kubectlplugin
 
 import (
 	"context"
-	"fmt"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -60,19 +59,7 @@ func (g *globals) history(ctx context.Context, cluster string) error {
 		attention = attention || entry.NeedsAttention
 		out = append(out, entry)
 	}
-	switch {
-	case g.output != "":
-		err = printStructured(g.stdout, g.output, out)
-	case len(out) == 0:
-		// As kubectl get says it: on stderr, so that a table stays a table.
-		fmt.Fprintln(g.stderr, "No StorageAutoscalePolicy found in "+g.where(s)+".")
-	default:
-		err = g.printHistory(out)
-	}
-	if err == nil && attention {
-		return errAttention
-	}
-	return err
+	return g.listed(s, out, len(out), func() error { return g.printHistory(out) }, attention)
 }
 
 func (g *globals) printHistory(policies []policyHistory) error {

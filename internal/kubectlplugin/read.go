@@ -102,3 +102,23 @@ func whereOf(namespace string, allNamespaces bool) string {
 }
 
 func (g *globals) where(s *session) string { return whereOf(s.namespace, g.allNamespaces) }
+
+// listed prints what status and history found, n policies' worth: as
+// -o asks, else the table, and says so when there was none; errAttention
+// when something needs a human.
+func (g *globals) listed(s *session, out any, n int, table func() error, attention bool) error {
+	var err error
+	switch {
+	case g.output != "":
+		err = printStructured(g.stdout, g.output, out)
+	case n == 0:
+		// As kubectl get says it: on stderr, so that a table stays a table.
+		fmt.Fprintln(g.stderr, "No StorageAutoscalePolicy found in "+g.where(s)+".")
+	default:
+		err = table()
+	}
+	if err == nil && attention {
+		return errAttention
+	}
+	return err
+}

@@ -78,19 +78,7 @@ func (g *globals) status(ctx context.Context, cluster string) error {
 		attention = attention || entry.NeedsAttention
 		out = append(out, entry)
 	}
-	switch {
-	case g.output != "":
-		err = printStructured(g.stdout, g.output, out)
-	case len(out) == 0:
-		// As kubectl get says it: on stderr, so that a table stays a table.
-		fmt.Fprintln(g.stderr, "No StorageAutoscalePolicy found in "+g.where(s)+".")
-	default:
-		err = g.printStatus(out)
-	}
-	if err == nil && attention {
-		return errAttention
-	}
-	return err
+	return g.listed(s, out, len(out), func() error { return g.printStatus(out) }, attention)
 }
 
 func statusOf(p *v1alpha1.StorageAutoscalePolicy) policyStatus {
