@@ -5,10 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"sort"
-	"strings"
-	"text/tabwriter"
+	"os"
 	"time"
+
+	"golang.org/x/term"
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -19,6 +19,7 @@ import (
 	"github.com/pgstorage/cnpg-storage-autoscaler/apis/v1alpha1"
 	"github.com/pgstorage/cnpg-storage-autoscaler/e2e/framework"
 	"github.com/pgstorage/cnpg-storage-autoscaler/e2e/sandbox"
+	"github.com/pgstorage/cnpg-storage-autoscaler/internal/kubectlplugin"
 )
 
 const (
@@ -95,9 +96,11 @@ func runDemo(ctx context.Context, sb *sandbox.Sandbox, out io.Writer) error {
 			Namespace: demoNamespace, Pod: primary, Volume: "data", RateBytesPerSecond: 8 << 20, UntilPercent: 100,
 		}, nil)
 	}()
+	view := newLiveView(isTerminal(out),
+		"Cluster "+demoNamespace+"/"+demoCluster, demoNotes(sb))
 	start := time.Now()
 	for {
-		grown, err := showDemo(ctx, kube, out, start)
+		grown, err := showDemo(ctx, kube, view, out, start)
 		if err != nil {
 			return err
 		}
@@ -115,6 +118,9 @@ func runDemo(ctx context.Context, sb *sandbox.Sandbox, out io.Writer) error {
 		}
 	}
 	stopFill()
+	if err := printPluginStatus(ctx, sb.Layout().Kubeconfig(), out); err != nil {
+		return err
+	}
 	fmt.Fprintf(out, `
 The data volumes grew %d times, through the real CNPG operator, kubelet and CSI resize protocol.
 The cluster keeps running (kubectl is the one built with the sandbox):
@@ -127,6 +133,25 @@ The cluster keeps running (kubectl is the one built with the sandbox):
 
 Stop everything with: make sandbox-down
 `, demoGrowths, sb.Layout().Kubeconfig(), sb.Kubectl(), demoNamespace, demoNamespace, demoCluster, demoNamespace, demoCluster)
+	return nil
+}
+
+// demoNotes are the lines the live view prints under its title: what else
+// the sandbox offers to look at while the demo runs (where a Prometheus
+// scraping it listens, say). None yet.
+func demoNotes(*sandbox.Sandbox) []string {
+	return nil
+}
+
+// printPluginStatus ends the demo with what an operator would type next:
+// `kubectl pgstorage status`, run in-process on the sandbox's kubeconfig.
+// Exit code 3 (a volume needs attention) is an answer, not a failure.
+func printPluginStatus(ctx context.Context, kubeconfig string, out io.Writer) error {
+	fmt.Fprintf(out, "\nkubectl pgstorage status -n %s:\n", demoNamespace)
+	code := kubectlplugin.Run(ctx, []string{"status", "-n", demoNamespace, "--kubeconfig", kubeconfig}, out, out, kubectlplugin.Options{})
+	if code != kubectlplugin.ExitOK && code != kubectlplugin.ExitAttention {
+		return fmt.Errorf("kubectl pgstorage status -n %s: exit code %d", demoNamespace, code)
+	}
 	return nil
 }
 
@@ -153,9 +178,10 @@ func demoPolicy() *v1alpha1.StorageAutoscalePolicy {
 	return p
 }
 
-// showDemo prints the live view and returns how many growths of the data
-// role the policy's history holds.
-func showDemo(ctx context.Context, kube *framework.Cluster, out io.Writer, start time.Time) (int, error) {
+// showDemo reads the PVCs and the policy, writes the live view's next
+// frame, and returns how many growths of the data volumes the policy's
+// history holds.
+func showDemo(ctx context.Context, kube *framework.Cluster, view *liveView, out io.Writer, start time.Time) (int, error) {
 	policy := &v1alpha1.StorageAutoscalePolicy{}
 	if err := kube.Client.Get(ctx, client.ObjectKey{Namespace: demoNamespace, Name: demoCluster}, policy); err != nil {
 		return 0, err
@@ -164,45 +190,35 @@ func showDemo(ctx context.Context, kube *framework.Cluster, out io.Writer, start
 	if err := kube.Client.List(ctx, pvcs, client.InNamespace(demoNamespace)); err != nil {
 		return 0, err
 	}
-	rows := map[string]v1alpha1.VolumeStatus{}
-	for _, r := range policy.Status.Volumes {
-		rows[r.PVC] = r
+	frame := liveFrame{
+		Elapsed:     time.Since(start),
+		PolicyState: policy.Status.State,
+		Rows:        liveRows(pvcs.Items, policy.Status.Volumes),
+		Growths:     growthLines(policy.Status.History, start),
+		Width:       terminalWidth(out),
 	}
-	sort.Slice(pvcs.Items, func(i, j int) bool { return pvcs.Items[i].Name < pvcs.Items[j].Name })
-	fmt.Fprintf(out, "--- %s  policy state: %s\n", time.Since(start).Round(time.Second), orDash(policy.Status.State))
-	w := tabwriter.NewWriter(out, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(w, "PVC\tREQUEST\tCAPACITY\tUSED\tSTATE\tDECISION")
-	for _, p := range pvcs.Items {
-		row := rows[p.Name]
-		used := "-"
-		if row.UsedPercent > 0 {
-			used = fmt.Sprintf("%.1f%%", row.UsedPercent)
-		}
-		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\n", p.Name, p.Spec.Resources.Requests.Storage(),
-			p.Status.Capacity.Storage(), used, orDash(string(row.State)), truncate(row.Reason, 90))
+	if _, err := io.WriteString(out, view.render(frame)); err != nil {
+		return 0, err
 	}
-	w.Flush()
-	grown := 0
-	for _, h := range policy.Status.History {
-		if h.Role == v1alpha1.RoleData && h.Outcome == v1alpha1.OutcomeSucceeded {
-			fmt.Fprintf(out, "    grew %s %s → %s (%s, %s)\n", h.Role, h.From.String(), h.To.String(), h.Kind, h.Trigger)
-			grown++
-		}
-	}
-	return grown, nil
+	return dataGrowths(policy.Status.History), nil
 }
 
-func orDash(s string) string {
-	if s == "" {
-		return "-"
-	}
-	return s
+// isTerminal tells whether out is a terminal, where the live view redraws
+// in place.
+func isTerminal(out io.Writer) bool {
+	file, ok := out.(*os.File)
+	return ok && term.IsTerminal(int(file.Fd()))
 }
 
-func truncate(s string, n int) string {
-	s = strings.ReplaceAll(s, "\n", " ")
-	if len(s) > n {
-		return s[:n-1] + "…"
+// terminalWidth is out's width in columns; 0 when out is no terminal.
+func terminalWidth(out io.Writer) int {
+	file, ok := out.(*os.File)
+	if !ok {
+		return 0
 	}
-	return s
+	width, _, err := term.GetSize(int(file.Fd()))
+	if err != nil {
+		return 0
+	}
+	return width
 }
