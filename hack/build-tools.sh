@@ -5,6 +5,7 @@
 # the versions its go.mod pins, into OUTDIR/NAME. All packages go through one
 # `go build` so they share compilation. Kubernetes binaries get the version
 # stamp they would get from upstream's own build (otherwise they say v0.0.0).
+# BUILD_TAGS, when set, are Go build tags for this module's programs.
 set -euo pipefail
 
 module=$1 out=$2
@@ -25,7 +26,7 @@ tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 packages=()
 for spec in "$@"; do packages+=("${spec#*=}"); done
-CGO_ENABLED=0 go build -trimpath -ldflags "$ldflags" -o "$tmp/" "${packages[@]}"
+CGO_ENABLED=0 go build -trimpath -tags "${BUILD_TAGS:-}" -ldflags "$ldflags" -o "$tmp/" "${packages[@]}"
 
 mkdir -p "$out"
 for spec in "$@"; do

@@ -15,6 +15,7 @@ import (
 type toolSet struct {
 	module   string
 	programs map[string]string // binary name → main package
+	tags     string            // Go build tags, comma-separated
 }
 
 var toolSets = []toolSet{
@@ -32,7 +33,13 @@ var toolSets = []toolSet{
 	{module: "csi-provisioner", programs: map[string]string{"csi-provisioner": "github.com/kubernetes-csi/external-provisioner/v5/cmd/csi-provisioner"}},
 	{module: "csi-resizer", programs: map[string]string{"csi-resizer": "github.com/kubernetes-csi/external-resizer/cmd/csi-resizer"}},
 	{module: "helm", programs: map[string]string{"helm": "helm.sh/helm/v3/cmd/helm"}},
+	// Kubernetes' service discovery only: the other providers' cloud SDKs
+	// would double the build.
+	{module: "prometheus", programs: map[string]string{"prometheus": "github.com/prometheus/prometheus/cmd/prometheus"},
+		tags: "remove_all_sd,enable_kubernetes_sd"},
 }
+
+const buildToolsStep = "build Kubernetes, CNPG, CoreDNS, the CSI sidecars, Helm and Prometheus from their modules"
 
 // toolsKey identifies a tools module's exact pins: its go.mod and go.sum.
 func (l Layout) toolsKey(module string) (string, error) {
@@ -78,6 +85,7 @@ func (s *Sandbox) buildTools(ctx context.Context) error {
 		cmd := exec.CommandContext(ctx, filepath.Join(s.layout.Repo, "hack", "build-tools.sh"),
 			append([]string{set.module, dir}, specs...)...)
 		cmd.Stdout, cmd.Stderr = s.out, s.out
+		cmd.Env = append(os.Environ(), "BUILD_TAGS="+set.tags)
 		if err := cmd.Run(); err != nil {
 			return fmt.Errorf("build %s: %w", set.module, err)
 		}

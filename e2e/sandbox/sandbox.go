@@ -62,7 +62,12 @@ func (s *Sandbox) Up(ctx context.Context) error {
 		// Up again on a running sandbox brings the add-on up to date with
 		// this tree (a new image tag for every change).
 		fmt.Fprintf(s.out, "sandbox is already up\n")
-		return runSteps(ctx, s.out, []step{{"install the add-on from this tree with its Helm chart", s.installAddon}})
+		steps := []step{{"install the add-on from this tree with its Helm chart", s.installAddon}}
+		if !s.state.has("prometheus") {
+			// A sandbox brought up before it had a Prometheus.
+			steps = append(steps, step{buildToolsStep, s.buildTools}, step{prometheusStep, s.startPrometheus})
+		}
+		return runSteps(ctx, s.out, steps)
 	}
 	if st, _ := loadState(s.layout); len(st.Processes) > 0 || exists(s.layout.Root) {
 		fmt.Fprintf(s.out, "removing the remains of an earlier sandbox first\n")
@@ -80,7 +85,7 @@ func (s *Sandbox) Up(ctx context.Context) error {
 		return err
 	}
 	return runSteps(ctx, s.out, []step{
-		{"build Kubernetes, CNPG, CoreDNS, the CSI sidecars and Helm from their modules", s.buildTools},
+		{buildToolsStep, s.buildTools},
 		{"write certificates and kubeconfigs", func(context.Context) error {
 			if err := writePKI(s.layout); err != nil {
 				return err
@@ -101,6 +106,7 @@ func (s *Sandbox) Up(ctx context.Context) error {
 		{"deploy CoreDNS", s.deployCoreDNS},
 		{"install the CNPG operator from its release manifest", s.installCNPG},
 		{"install the add-on from this tree with its Helm chart", s.installAddon},
+		{prometheusStep, s.startPrometheus},
 	})
 }
 

@@ -20,6 +20,16 @@ type processRecord struct {
 	Exe  string `json:"exe"`
 }
 
+// has reports whether up started a process of that name.
+func (s state) has(name string) bool {
+	for _, p := range s.Processes {
+		if p.Name == name {
+			return true
+		}
+	}
+	return false
+}
+
 func (l Layout) stateFile() string { return filepath.Join(l.Root, "state.json") }
 
 func loadState(l Layout) (state, error) {

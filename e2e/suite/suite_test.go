@@ -19,6 +19,7 @@ import (
 
 	"github.com/pgstorage/cnpg-storage-autoscaler/apis/v1alpha1"
 	"github.com/pgstorage/cnpg-storage-autoscaler/e2e/framework"
+	"github.com/pgstorage/cnpg-storage-autoscaler/e2e/sandbox"
 )
 
 // target is what differs between the sandbox and a real cluster; every spec
@@ -28,6 +29,7 @@ type target struct {
 	storageClass  string
 	postgresImage string
 	timeoutScale  float64
+	prometheusURL string // a Prometheus scraping the add-on; "" when the target has none
 }
 
 var (
@@ -46,6 +48,10 @@ var _ = BeforeSuite(func() {
 		storageClass:  getenv("E2E_STORAGE_CLASS", "sandbox-online"),
 		postgresImage: os.Getenv("E2E_POSTGRES_IMAGE"),
 		timeoutScale:  1,
+		prometheusURL: os.Getenv("E2E_PROMETHEUS_URL"),
+	}
+	if env.prometheusURL == "" && env.name == "sandbox" {
+		env.prometheusURL = sandbox.PrometheusURL()
 	}
 	if s := os.Getenv("E2E_TIMEOUT_SCALE"); s != "" {
 		scale, err := strconv.ParseFloat(s, 64)
