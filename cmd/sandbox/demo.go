@@ -137,10 +137,12 @@ Stop everything with: make sandbox-down
 }
 
 // demoNotes are the lines the live view prints under its title: what else
-// the sandbox offers to look at while the demo runs (where a Prometheus
-// scraping it listens, say). None yet.
+// the sandbox offers to look at while the demo runs.
 func demoNotes(*sandbox.Sandbox) []string {
-	return nil
+	return []string{
+		"Prometheus (scraping the controller and every probe, with the add-on's alert rules): " + sandbox.PrometheusURL(),
+		"  e.g. " + sandbox.PrometheusURL() + "/api/v1/query?query=pgstorage:volume_used:ratio",
+	}
 }
 
 // printPluginStatus ends the demo with what an operator would type next:
@@ -200,7 +202,7 @@ func showDemo(ctx context.Context, kube *framework.Cluster, view *liveView, out 
 	if _, err := io.WriteString(out, view.render(frame)); err != nil {
 		return 0, err
 	}
-	return dataGrowths(policy.Status.History), nil
+	return dataGrowths(policy.Status.History, start), nil
 }
 
 // isTerminal tells whether out is a terminal, where the live view redraws

@@ -300,12 +300,13 @@ func growthLines(history []v1alpha1.GrowthRecord, start time.Time) []string {
 	return lines
 }
 
-// dataGrowths counts the data volumes' finished growths: what the demo
-// waits for.
-func dataGrowths(history []v1alpha1.GrowthRecord) int {
+// dataGrowths counts the data volumes' finished growths since the demo
+// started: what it waits for. A demo run again on the cluster an earlier
+// run left waits for two growths of its own.
+func dataGrowths(history []v1alpha1.GrowthRecord, since time.Time) int {
 	grown := 0
 	for _, record := range history {
-		if record.Role == v1alpha1.RoleData && record.Outcome == v1alpha1.OutcomeSucceeded {
+		if record.Role == v1alpha1.RoleData && record.Outcome == v1alpha1.OutcomeSucceeded && !record.Time.Time.Before(since) {
 			grown++
 		}
 	}
