@@ -4,6 +4,8 @@ package suite
 
 import (
 	"context"
+	"fmt"
+	"strings"
 	"time"
 
 	cnpgv1 "github.com/cloudnative-pg/cloudnative-pg/api/v1"
@@ -138,7 +140,9 @@ func expectGrown(ctx context.Context, ns, pod, volume, pvc, size string, within 
 	want := resource.MustParse(size)
 	Eventually(func(g Gomega) {
 		request, capacity := pvcSize(ctx, g, ns, pvc)
-		g.Expect(request.Cmp(want)).To(Equal(0), "PVC %s request %s, want %s", pvc, &request, size)
+		g.Expect(request.Cmp(want)).To(Equal(0), func() string {
+			return fmt.Sprintf("PVC %s request %s, want %s; %s", pvc, &request, size, whyNotGrown(ctx, ns, pod, pvc))
+		})
 		g.Expect(capacity.Cmp(want)).To(Equal(0), "PVC %s capacity %s, want %s", pvc, &capacity, size)
 	}).WithContext(ctx).WithTimeout(timeout(within)).WithPolling(2 * time.Second).Should(Succeed())
 	// kubelet grows a running pod's filesystem on its next sync (or the
@@ -148,6 +152,34 @@ func expectGrown(ctx context.Context, ns, pod, volume, pvc, size string, within 
 		g.Expect(err).NotTo(HaveOccurred())
 		g.Expect(usage.SizeBytes).To(BeNumerically(">", want.Value()*88/100), "df of %s inside %s", volume, pod)
 	}).WithContext(ctx).WithTimeout(timeout(2 * time.Minute)).WithPolling(2 * time.Second).Should(Succeed())
+}
+
+// whyNotGrown is what the add-on says of a PVC that has not grown yet: its
+// policy's row and the age of the instance's observation, so that a failure
+// names the gate rather than only the size.
+func whyNotGrown(ctx context.Context, ns, pod, pvc string) string {
+	claim := &corev1.PersistentVolumeClaim{}
+	if err := kube.Client.Get(ctx, client.ObjectKey{Namespace: ns, Name: pvc}, claim); err != nil {
+		return err.Error()
+	}
+	var why []string
+	p := &v1alpha1.StorageAutoscalePolicy{}
+	if err := kube.Client.Get(ctx, client.ObjectKey{Namespace: ns, Name: claim.Labels["cnpg.io/cluster"]}, p); err != nil {
+		why = append(why, "policy: "+err.Error())
+	}
+	for _, row := range p.Status.Volumes {
+		if row.PVC == pvc {
+			why = append(why, fmt.Sprintf("policy row: %s/%s %.1f%% used: %s", row.State, row.Gate, row.UsedPercent, row.Reason))
+		}
+	}
+	obs := &v1alpha1.StorageObservation{}
+	switch err := kube.Client.Get(ctx, client.ObjectKey{Namespace: ns, Name: pod}, obs); {
+	case err != nil:
+		why = append(why, "observation: "+err.Error())
+	case obs.Status.ObservedAt != nil:
+		why = append(why, fmt.Sprintf("observation of %s %s old", pod, time.Since(obs.Status.ObservedAt.Time).Round(time.Second)))
+	}
+	return strings.Join(why, "; ")
 }
 
 // expectUnchanged checks a PVC's request for a while: nothing patches it.
