@@ -4,6 +4,7 @@ package suite
 
 import (
 	"fmt"
+	"slices"
 	"time"
 
 	cnpgv1 "github.com/cloudnative-pg/cloudnative-pg/api/v1"
@@ -26,8 +27,9 @@ const (
 	addonName      = "cnpg-storage-autoscaler"
 )
 
-// Disruptions on one cluster (#14, #19, #20): the primary's pod is deleted,
-// the probe cannot report, and the storage refuses a growth.
+// Disruptions on one cluster (#14, #19, #20, #20b): the primary's pod is
+// deleted, the probe cannot report, and the storage refuses a growth, then
+// grants a smaller one.
 var _ = Describe("disruptions", Ordered, Label("gate3"), func() {
 	var (
 		ns, primary string
@@ -131,6 +133,104 @@ var _ = Describe("disruptions", Ordered, Label("gate3"), func() {
 		// Nothing asks for more while the driver refuses.
 		expectUnchanged(ctx, ns, wal, "2Gi", 30*time.Second)
 	})
+
+	It("#20b with onInfeasible: Retry, a growth the storage refuses as infeasible is lowered once to half the step, and grows", func(ctx SpecContext) {
+		if env.name != "sandbox" {
+			Skip("needs a storage fault on demand: the sandbox's CSI driver bounds a volume's size from a PVC annotation, Azure Disk has no such switch")
+		}
+		// Sizes relative to where the specs before left the data volume, so
+		// that the spec also runs alone (--focus). One step of exactly 2Gi is
+		// refused by a disk whose largest size is 1Gi above the capacity; the
+		// retry, at half the step (controllers/plan retryTarget), fits.
+		data := primary
+		request, capacity := pvcSize(ctx, Default, ns, data)
+		Expect(request.Cmp(capacity)).To(Equal(0), "PVC %s requests %s at capacity %s: a growth is still in flight", data, &request, &capacity)
+		plus := func(size string) resource.Quantity {
+			sum := capacity.DeepCopy()
+			sum.Add(resource.MustParse(size))
+			return sum
+		}
+		refused, retried, limit := plus("2Gi"), plus("1Gi"), plus("4Gi")
+
+		saved := policy(ctx, Default, ns, pg.Name).Spec
+		editPolicy(ctx, ns, pg.Name, func(s *v1alpha1.StorageAutoscalePolicySpec) {
+			step := resource.MustParse("2Gi")
+			s.Volumes.Data.Step.Min, s.Volumes.Data.Step.Max = step, step
+			s.Volumes.Data.Limit = &limit
+			s.Volumes.Data.OnInfeasible = v1alpha1.InfeasibleRetry
+			// Room in the day's budget whatever the specs before used; the
+			// spec counts its own actions below.
+			s.Budget.MaxActionsPerDay = 24
+		})
+		DeferCleanup(func(ctx SpecContext) {
+			editPolicy(ctx, ns, pg.Name, func(s *v1alpha1.StorageAutoscalePolicySpec) {
+				s.Volumes.Data, s.Budget = saved.Volumes.Data, saved.Budget
+			})
+		})
+		annotatePVC(ctx, ns, data, "sandbox.pgstorage.io/max-size", retried.String())
+		DeferCleanup(func(ctx SpecContext) {
+			Expect(kube.Client.Patch(ctx, &corev1.PersistentVolumeClaim{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: data}},
+				client.RawPatch(types.MergePatchType, []byte(`{"metadata":{"annotations":{"sandbox.pgstorage.io/max-size":null}}}`)))).To(Succeed())
+		})
+
+		// Every request the PVC has, so that a second retry or a catch-up to
+		// the refused size cannot hide between two polls. Filled with dd:
+		// an INSERT writes WAL, which #20's slot keeps on a WAL volume the
+		// storage refuses to grow.
+		requests := logRequests(ctx, ns, data)
+		fill(ctx, ns, primary, "data", 62, 16, true)
+
+		// The growth to capacity + 2Gi is refused: the external-resizer takes
+		// the driver's OutOfRange as infeasible, and the add-on ends the
+		// growth Failed with the driver's words and lowers the request.
+		driverSays := fmt.Sprintf(`cannot be expanded to %s (fault "max-size" injected)`, refused.String())
+		Eventually(func(g Gomega) {
+			history := policy(ctx, g, ns, pg.Name).Status.History
+			first := newestGrowth(history, data, refused, false)
+			g.Expect(first).NotTo(BeNil(), "no growth of %s to %s in history %+v", data, &refused, history)
+			g.Expect(first.Outcome).To(Equal(v1alpha1.OutcomeFailed), "%+v", *first)
+			g.Expect(first.Message).To(ContainSubstring("(ControllerResizeInfeasible)"))
+			g.Expect(first.Message).To(ContainSubstring(driverSays))
+			retry := newestGrowth(history, data, retried, true)
+			g.Expect(retry).NotTo(BeNil(), "no retry of %s to %s in history %+v", data, &retried, history)
+			g.Expect(retry.From.Cmp(refused)).To(Equal(0), "retry %+v", *retry)
+			GinkgoWriter.Printf("refused: %s\nretry: %s\n", first.Message, retry.Trigger)
+		}).WithContext(ctx).WithTimeout(timeout(3 * time.Minute)).WithPolling(2 * time.Second).Should(Succeed())
+		expectEvent(ctx, ns, data, "ResizeFailed")
+		expectEvent(ctx, ns, data, "GrowthRetried")
+
+		// The driver grants the smaller request, and the retry ends Succeeded,
+		// the newest entry of the PVC; it was no new budget action.
+		expectGrown(ctx, ns, primary, "data", data, retried.String(), 3*time.Minute)
+		Eventually(func(g Gomega) {
+			status := policy(ctx, g, ns, pg.Name).Status
+			retry := newestGrowth(status.History, data, retried, true)
+			g.Expect(retry).NotTo(BeNil())
+			g.Expect(retry.Outcome).To(Equal(v1alpha1.OutcomeSucceeded), "%+v", *retry)
+			for _, record := range status.History {
+				if record.Time.After(retry.Time.Time) {
+					g.Expect(record.PVCs).NotTo(ContainElement(data), "a growth after the retry: %+v", record)
+				}
+			}
+			var toRefused, toRetried int
+			for _, action := range status.Budget.Actions {
+				if action.Role == v1alpha1.RoleData && action.To.Cmp(refused) == 0 {
+					toRefused++
+				}
+				if action.Role == v1alpha1.RoleData && action.To.Cmp(retried) == 0 {
+					toRetried++
+				}
+			}
+			g.Expect([]int{toRefused, toRetried}).To(Equal([]int{1, 0}), "budget actions to %s and %s: %+v", &refused, &retried, status.Budget.Actions)
+		}).WithContext(ctx).WithTimeout(timeout(time.Minute)).WithPolling(2 * time.Second).Should(Succeed())
+
+		// Not caught up to the refused size, and no second retry.
+		expectUnchanged(ctx, ns, data, retried.String(), 30*time.Second)
+		Expect(requests.requests()).To(Or(
+			Equal([]string{request.String(), refused.String(), retried.String()}),
+			// The refused request may be lowered between two polls.
+			Equal([]string{request.String(), retried.String()})), "every request %s had", data)
+	})
 })
 
 // #13 alone on a cluster, and Serial: it kills the controller that every
@@ -195,6 +295,20 @@ var _ = Describe("controller killed", Ordered, Serial, Label("gate3"), func() {
 		}).WithContext(ctx).WithTimeout(timeout(time.Minute)).WithPolling(2 * time.Second).Should(Succeed())
 	})
 })
+
+// newestGrowth is the newest history entry growing pvc to size, a retry or
+// not; nil if none.
+func newestGrowth(history []v1alpha1.GrowthRecord, pvc string, size resource.Quantity, retry bool) *v1alpha1.GrowthRecord {
+	var newest *v1alpha1.GrowthRecord
+	for index := range history {
+		record := &history[index]
+		if record.Retry == retry && record.To.Cmp(size) == 0 && slices.Contains(record.PVCs, pvc) &&
+			(newest == nil || !record.Time.Before(&newest.Time)) {
+			newest = record
+		}
+	}
+	return newest
+}
 
 // annotatePVC sets an annotation on a PVC.
 func annotatePVC(ctx SpecContext, ns, name, key, value string) {

@@ -5,12 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"time"
 
 	"github.com/container-storage-interface/spec/lib/go/csi"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
 
 const minVolumeBytes = 300 << 20 // mkfs.xfs refuses smaller filesystems
@@ -122,10 +120,10 @@ func (d *Driver) ControllerExpandVolume(ctx context.Context, req *csi.Controller
 	if err != nil {
 		return nil, status.Errorf(codes.NotFound, "volume %s: %v", id, err)
 	}
-	if err := d.injectFault(ctx, m); err != nil {
+	size := req.GetCapacityRange().GetRequiredBytes()
+	if err := d.injectFault(ctx, m, size); err != nil {
 		return nil, err
 	}
-	size := req.GetCapacityRange().GetRequiredBytes()
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if m, err = d.loadMeta(id); err != nil { // fresh, under the lock
@@ -141,49 +139,6 @@ func (d *Driver) ControllerExpandVolume(ctx context.Context, req *csi.Controller
 		}
 	}
 	return &csi.ControllerExpandVolumeResponse{CapacityBytes: m.SizeBytes, NodeExpansionRequired: true}, nil
-}
-
-// injectFault applies the volume's fault: from its PVC's annotations when
-// they say so, else from its StorageClass parameters.
-func (d *Driver) injectFault(ctx context.Context, m volumeMeta) error {
-	faults := map[string]string{}
-	for _, key := range []string{FaultAnnotation, FaultAnnotationLatency} {
-		if v := m.Parameters[key]; v != "" {
-			faults[key] = v
-		}
-	}
-	if d.cfg.Kube != nil && m.PVCName != "" {
-		pvc, err := d.cfg.Kube.CoreV1().PersistentVolumeClaims(m.PVCNamespace).Get(ctx, m.PVCName, metav1.GetOptions{})
-		if err == nil {
-			for _, key := range []string{FaultAnnotation, FaultAnnotationLatency} {
-				if v := pvc.Annotations[key]; v != "" {
-					faults[key] = v
-				}
-			}
-		}
-	}
-	if v := faults[FaultAnnotationLatency]; v != "" {
-		latency, err := time.ParseDuration(v)
-		if err != nil {
-			return status.Errorf(codes.InvalidArgument, "%s %q: %v", FaultAnnotationLatency, v, err)
-		}
-		select {
-		case <-time.After(latency):
-		case <-ctx.Done():
-			return status.Error(codes.DeadlineExceeded, "resize latency outlasted the caller's deadline")
-		}
-	}
-	switch faults[FaultAnnotation] {
-	case "":
-		return nil
-	case FaultInfeasible:
-		return status.Errorf(codes.OutOfRange, "sandbox storage: volume %s cannot be expanded (fault %q injected): the disk is at its maximum size", m.ID, FaultInfeasible)
-	case FaultStuck:
-		<-ctx.Done()
-		return status.Errorf(codes.DeadlineExceeded, "sandbox storage: expansion of %s is stuck (fault %q injected)", m.ID, FaultStuck)
-	default:
-		return status.Errorf(codes.InvalidArgument, "unknown fault %q", faults[FaultAnnotation])
-	}
 }
 
 func mkfs(ctx context.Context, fsType, file string) error {

@@ -16,4 +16,5 @@
 //	sandbox.pgstorage.io/resize-latency: 20s       ControllerExpandVolume sleeps first
 //	sandbox.pgstorage.io/resize-fault: infeasible  ControllerExpandVolume answers OutOfRange
 //	sandbox.pgstorage.io/resize-fault: stuck       ControllerExpandVolume never answers in time
+//	sandbox.pgstorage.io/max-size: 3Gi             ControllerExpandVolume answers OutOfRange past 3Gi, grows up to it
 package csidriver

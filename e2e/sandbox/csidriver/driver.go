@@ -27,6 +27,11 @@ const (
 	FaultAnnotation        = "sandbox.pgstorage.io/resize-fault"
 	FaultInfeasible        = "infeasible"
 	FaultStuck             = "stuck"
+	// FaultAnnotationMaxSize (a size such as 3Gi) is a disk type's largest
+	// size: a growth past it is refused as infeasible, one up to it
+	// succeeds, so a request lowered after a refusal can be granted.
+	FaultAnnotationMaxSize = "sandbox.pgstorage.io/max-size"
+	faultMaxSize           = "max-size" // the fault's name in the driver's messages
 
 	pvcNameParam      = "csi.storage.k8s.io/pvc/name"
 	pvcNamespaceParam = "csi.storage.k8s.io/pvc/namespace"
