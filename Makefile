@@ -150,6 +150,10 @@ chart-lint: $(HELM) ## helm lint --strict the chart with its defaults and with c
 demo: sandbox-deps $(BIN)/sandbox ## The sandbox demo: a 3-instance CNPG cluster filled by INSERTs until the add-on grew its volumes twice.
 	$(BIN)/sandbox demo
 
+.PHONY: bench-sandbox
+bench-sandbox: sandbox-deps $(BIN)/sandbox ## Time growths end to end on the sandbox (trigger → patch → capacity → df), nudge on and off; BENCH_SANDBOX_ARGS='--growths 5'.
+	$(BIN)/sandbox bench $(BENCH_SANDBOX_ARGS)
+
 .PHONY: sandbox-deps
 sandbox-deps: ## Install the Debian packages the sandbox needs.
 	hack/install-deps.sh sandbox

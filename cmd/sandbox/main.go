@@ -36,6 +36,8 @@ commands:
   postgres-image
               print the PostgreSQL image the sandbox provides for CNPG Clusters (imageName)
   demo        up, a 3-instance CNPG cluster and a policy, filled until its volumes grew twice
+  bench       up, then time growths end to end (make bench-sandbox): bench [--growths 20]
+              [--rate 32] [--nudge both|on|off] [--report bin/bench-sandbox.md]
   fill        write into a CNPG instance's volume: fill --cluster C [--namespace N] [--instance P]
               [--volume data|wal|<tablespace>] [--rate 8MiB/s] [--until 90%] [--raw]
 `
@@ -95,6 +97,8 @@ func runCommand(ctx context.Context, command, repo string, args []string) error 
 		return sb.Status(ctx, os.Stdout)
 	case "demo":
 		return runDemo(ctx, sb, os.Stdout)
+	case "bench":
+		return runBench(ctx, sb, repo, os.Stdout, args)
 	case "kubectl":
 		fmt.Println(sb.Kubectl())
 		return nil

@@ -37,6 +37,10 @@ func usageOf(observed *v1alpha1.ObservedVolume) usage {
 	return figures
 }
 
+// UsedPercent is how full an observed volume is, as the thresholds judge
+// it (reserved blocks count as used).
+func UsedPercent(observed *v1alpha1.ObservedVolume) float64 { return usageOf(observed).usedPercent }
+
 // full: nothing more can be written. Always critical, whatever the policy says.
 func (u usage) full() bool { return u.availableBytes == 0 }
 

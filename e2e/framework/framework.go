@@ -12,6 +12,7 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/kubernetes/scheme"
@@ -81,6 +82,23 @@ func (c *Cluster) CreateNamespace(ctx context.Context, prefix string) (string, e
 		return "", err
 	}
 	return ns.Name, nil
+}
+
+// DeleteNamespaceAndWait deletes a namespace, if there is one, and waits
+// until it is gone with everything in it.
+func (c *Cluster) DeleteNamespaceAndWait(ctx context.Context, name string, timeout time.Duration) error {
+	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name}}
+	if err := c.Client.Delete(ctx, ns); apierrors.IsNotFound(err) {
+		return nil
+	} else if err != nil {
+		return err
+	}
+	return Eventually(ctx, "namespace "+name+" to be gone", timeout, time.Second, func(ctx context.Context) error {
+		if err := c.Client.Get(ctx, client.ObjectKeyFromObject(ns), ns); !apierrors.IsNotFound(err) {
+			return fmt.Errorf("still there (%v)", err)
+		}
+		return nil
+	})
 }
 
 // Eventually polls check every interval until it returns nil or timeout

@@ -1,0 +1,307 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/pgstorage/cnpg-storage-autoscaler/apis/v1alpha1"
+	"github.com/pgstorage/cnpg-storage-autoscaler/controllers/plan"
+	"github.com/pgstorage/cnpg-storage-autoscaler/e2e/framework"
+	"github.com/pgstorage/cnpg-storage-autoscaler/e2e/sandbox"
+)
+
+// `sandbox bench` (make bench-sandbox, issue #21): the reaction time of the
+// whole chain on the sandbox, with the real CNPG operator. A 1-instance
+// cluster's data volume is filled with raw writes past the trigger, again
+// and again; for every growth it times the probe's sample that crossed the
+// trigger, the PVC patch, status.capacity and the filesystem as df in the
+// postgres container sees it. Pollers read the PVC and the observation
+// every 100 ms and df as fast as exec answers (~0.1–0.3 s), so each time
+// is late by at most that much; the probe's sample time is its own.
+
+const benchPoll = 100 * time.Millisecond
+
+type benchOptions struct {
+	growths int
+	rateMiB int64
+	nudge   []bool
+	report  string // where the markdown goes, besides stdout
+}
+
+func parseBenchOptions(args []string) (benchOptions, error) {
+	flags := flag.NewFlagSet("bench", flag.ContinueOnError)
+	growths := flags.Int("growths", 20, "growths to time per run")
+	rate := flags.Int64("rate", 32, "fill rate in MiB/s (raw writes of random data)")
+	nudge := flags.String("nudge", "both", "runs with the kubelet nudge on, off, or both")
+	report := flags.String("report", "bin/bench-sandbox.md", "file the markdown tables are written to")
+	if err := flags.Parse(args); err != nil {
+		return benchOptions{}, err
+	}
+	o := benchOptions{growths: *growths, rateMiB: *rate, report: *report}
+	switch *nudge {
+	case "both":
+		o.nudge = []bool{true, false}
+	case "on":
+		o.nudge = []bool{true}
+	case "off":
+		o.nudge = []bool{false}
+	default:
+		return o, fmt.Errorf("--nudge %q: want on, off or both", *nudge)
+	}
+	if o.growths < 1 || o.rateMiB < 1 {
+		return o, errors.New("--growths and --rate must be at least 1")
+	}
+	return o, nil
+}
+
+func runBench(ctx context.Context, sb *sandbox.Sandbox, repo string, out io.Writer, args []string) error {
+	opts, err := parseBenchOptions(args)
+	if err != nil {
+		return err
+	}
+	if err := sb.Up(ctx); err != nil {
+		return err
+	}
+	kube, err := framework.Connect(sb.Layout().Kubeconfig())
+	if err != nil {
+		return err
+	}
+	image, err := sb.PostgresImage(ctx)
+	if err != nil {
+		return err
+	}
+	var report strings.Builder
+	fmt.Fprintf(&report, "### Reaction time end to end (`make bench-sandbox`)\n\n%s\n\n", benchContext(repo, opts))
+	for _, nudge := range opts.nudge {
+		growths, err := benchRun(ctx, kube, image, out, opts, nudge)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(&report, "nudgeKubelet: %t, %d growths of a 1Gi data volume (trigger 80 %%, cooldown 20 s), raw writes at %d MiB/s:\n\n%s\n",
+			nudge, len(growths), opts.rateMiB, benchTable(growths))
+	}
+	fmt.Fprintf(out, "\n%s", report.String())
+	if opts.report != "" {
+		if err := os.MkdirAll(filepath.Dir(opts.report), 0o755); err != nil {
+			return err
+		}
+		if err := os.WriteFile(opts.report, []byte(report.String()), 0o644); err != nil {
+			return err
+		}
+		fmt.Fprintf(out, "written to %s\n", opts.report)
+	}
+	return nil
+}
+
+// benchContext is the line every figure is published with: date, commit,
+// machine and load.
+func benchContext(repo string, opts benchOptions) string {
+	commit, _ := exec.Command("git", "-C", repo, "rev-parse", "--short=12", "HEAD").Output()
+	load, _ := os.ReadFile("/proc/loadavg")
+	fields := strings.Fields(string(load))
+	if len(fields) > 3 {
+		fields = fields[:3]
+	}
+	return fmt.Sprintf("%s, commit %s, load average %s before the run; `bin/sandbox bench --growths %d --rate %d`",
+		time.Now().UTC().Format("2006-01-02 15:04 MST"), strings.TrimSpace(string(commit)), strings.Join(fields, " "), opts.growths, opts.rateMiB)
+}
+
+// benchRun makes a cluster, grows its data volume opts.growths times and
+// returns the timings; the namespace is deleted at the end.
+func benchRun(ctx context.Context, kube *framework.Cluster, image string, out io.Writer, opts benchOptions, nudge bool) ([]growthTiming, error) {
+	ns := fmt.Sprintf("bench-nudge-%t", nudge)
+	pg := framework.NewCluster(framework.ClusterSpec{
+		Name: "race", Namespace: ns, Instances: 1, Image: image,
+		StorageClass: sandbox.ClassOnline, DataSize: "1Gi", WALSize: "1Gi",
+	})
+	policy := benchPolicy(ns, pg.Name, nudge)
+	trigger := float64(policy.Spec.Volumes.Data.Trigger.UsedPercent)
+	step := func(what string, f func() error) error {
+		start := time.Now()
+		fmt.Fprintf(out, " • %s ...\n", what)
+		if err := f(); err != nil {
+			return fmt.Errorf("%s: %w", what, err)
+		}
+		fmt.Fprintf(out, " ✓ %s (%s)\n", what, time.Since(start).Round(100*time.Millisecond))
+		return nil
+	}
+	namespace := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}
+	if err := step("create namespace "+ns+", a 1-instance cluster and its policy (nudgeKubelet "+fmt.Sprint(nudge)+")", func() error {
+		// An earlier run's namespace goes first: its volume is not 1Gi.
+		if err := kube.DeleteNamespaceAndWait(ctx, ns, 3*time.Minute); err != nil {
+			return err
+		}
+		for _, obj := range []client.Object{namespace, pg, policy} {
+			if err := kube.Client.Create(ctx, obj); err != nil {
+				return err
+			}
+		}
+		return kube.WaitClusterReady(ctx, pg, 6*time.Minute)
+	}); err != nil {
+		return nil, err
+	}
+	defer func() {
+		fmt.Fprintf(out, " • delete namespace %s\n", ns)
+		_ = kube.Client.Delete(context.WithoutCancel(ctx), namespace)
+	}()
+	primary, err := kube.PrimaryPod(ctx, pg)
+	if err != nil {
+		return nil, err
+	}
+
+	pollCtx, stopPolling := context.WithCancel(ctx)
+	var samples benchSamples
+	var polling sync.WaitGroup
+	polling.Add(2)
+	go func() { defer polling.Done(); samples.pollObjects(pollCtx, kube, ns, primary) }()
+	go func() { defer polling.Done(); samples.pollFilesystem(pollCtx, kube, ns, primary) }()
+	defer func() { stopPolling(); polling.Wait() }()
+
+	for i := 1; i <= opts.growths; i++ {
+		before, _, err := claimSize(ctx, kube, ns, primary)
+		if err != nil {
+			return nil, err
+		}
+		start := time.Now()
+		// Past the trigger; the fill stops when the volume grew under it.
+		if err := kube.Fill(ctx, framework.FillSpec{
+			Namespace: ns, Pod: primary, Volume: "data", RateBytesPerSecond: opts.rateMiB << 20,
+			UntilPercent: trigger + 10, Raw: true, StopWhenGrown: true,
+		}, nil); err != nil {
+			return nil, fmt.Errorf("growth %d: fill: %w", i, err)
+		}
+		if err := waitFilesystemGrown(ctx, kube, ns, primary, before, 5*time.Minute); err != nil {
+			return nil, fmt.Errorf("growth %d: %w", i, err)
+		}
+		request, _, _ := claimSize(ctx, kube, ns, primary)
+		fmt.Fprintf(out, "   growth %d/%d: %s → %s (%s)\n", i, opts.growths, formatBytes(before), formatBytes(request), time.Since(start).Round(100*time.Millisecond))
+	}
+	stopPolling()
+	polling.Wait()
+	observations, claims, filesystems := samples.snapshot()
+	return growthTimings(observations, claims, filesystems, trigger), nil
+}
+
+// benchPolicy is a default policy but for what 20 growths in a row need: a
+// 20 s cooldown, the day's largest budget, and a limit far away.
+func benchPolicy(ns, cluster string, nudge bool) *v1alpha1.StorageAutoscalePolicy {
+	limit, walLimit := resource.MustParse("64Gi"), resource.MustParse("4Gi")
+	p := &v1alpha1.StorageAutoscalePolicy{
+		ObjectMeta: metav1.ObjectMeta{Name: cluster, Namespace: ns},
+		Spec: v1alpha1.StorageAutoscalePolicySpec{
+			ClusterRef:   v1alpha1.ClusterReference{Name: cluster},
+			NudgeKubelet: &nudge,
+			Budget:       v1alpha1.BudgetSpec{MaxActionsPerDay: 48},
+			Volumes: v1alpha1.VolumesSpec{
+				Data: v1alpha1.VolumePolicy{Limit: &limit, Cooldown: metav1.Duration{Duration: 20 * time.Second}},
+				WAL:  &v1alpha1.VolumePolicy{Limit: &walLimit},
+			},
+		},
+	}
+	p.Spec.Default()
+	return p
+}
+
+// benchSamples is what the pollers saw, kept only where it changed.
+type benchSamples struct {
+	mu           sync.Mutex
+	observations []observationSample
+	claims       []claimSample
+	filesystems  []filesystemSample
+}
+
+func (s *benchSamples) snapshot() ([]observationSample, []claimSample, []filesystemSample) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.observations, s.claims, s.filesystems
+}
+
+// pollObjects reads the PVC and the observation every benchPoll.
+func (s *benchSamples) pollObjects(ctx context.Context, kube *framework.Cluster, ns, pod string) {
+	ticker := time.NewTicker(benchPoll)
+	defer ticker.Stop()
+	for {
+		if request, capacity, err := claimSize(ctx, kube, ns, pod); err == nil {
+			s.mu.Lock()
+			if n := len(s.claims); n == 0 || s.claims[n-1].request != request || s.claims[n-1].capacity != capacity {
+				s.claims = append(s.claims, claimSample{at: time.Now(), request: request, capacity: capacity})
+			}
+			s.mu.Unlock()
+		}
+		obs := &v1alpha1.StorageObservation{}
+		if err := kube.Client.Get(ctx, client.ObjectKey{Namespace: ns, Name: pod}, obs); err == nil && obs.Status.ObservedAt != nil {
+			for i := range obs.Status.Volumes {
+				if v := &obs.Status.Volumes[i]; v.Role == v1alpha1.RoleData {
+					s.mu.Lock()
+					if n := len(s.observations); n == 0 || !s.observations[n-1].observedAt.Equal(obs.Status.ObservedAt.Time) {
+						s.observations = append(s.observations, observationSample{observedAt: obs.Status.ObservedAt.Time, usedPercent: plan.UsedPercent(v)})
+					}
+					s.mu.Unlock()
+				}
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-ticker.C:
+		}
+	}
+}
+
+// pollFilesystem runs df in the postgres container as fast as exec answers.
+func (s *benchSamples) pollFilesystem(ctx context.Context, kube *framework.Cluster, ns, pod string) {
+	for ctx.Err() == nil {
+		usage, err := kube.VolumeUsage(ctx, ns, pod, "data")
+		if err != nil {
+			time.Sleep(benchPoll)
+			continue
+		}
+		s.mu.Lock()
+		if n := len(s.filesystems); n == 0 || s.filesystems[n-1].sizeBytes != usage.SizeBytes {
+			s.filesystems = append(s.filesystems, filesystemSample{at: time.Now(), sizeBytes: usage.SizeBytes})
+		}
+		s.mu.Unlock()
+	}
+}
+
+func claimSize(ctx context.Context, kube *framework.Cluster, ns, name string) (request, capacity int64, err error) {
+	pvc := &corev1.PersistentVolumeClaim{}
+	if err := kube.Client.Get(ctx, client.ObjectKey{Namespace: ns, Name: name}, pvc); err != nil {
+		return 0, 0, err
+	}
+	return pvc.Spec.Resources.Requests.Storage().Value(), pvc.Status.Capacity.Storage().Value(), nil
+}
+
+// waitFilesystemGrown waits until the PVC asks for more than before and df
+// shows a filesystem of most of it (the filesystem keeps a few percent).
+func waitFilesystemGrown(ctx context.Context, kube *framework.Cluster, ns, pod string, before int64, within time.Duration) error {
+	deadline := time.Now().Add(within)
+	for time.Now().Before(deadline) {
+		request, _, err := claimSize(ctx, kube, ns, pod)
+		if err == nil && request > before {
+			if usage, err := kube.VolumeUsage(ctx, ns, pod, "data"); err == nil && usage.SizeBytes > request*88/100 {
+				return nil
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(500 * time.Millisecond):
+		}
+	}
+	return fmt.Errorf("the data volume did not grow past %s within %s", formatBytes(before), within)
+}
