@@ -107,8 +107,9 @@ func TestServerSideDryRun(t *testing.T) {
 			if wantRules := set.values["prometheusRule"] != nil; (kinds["PrometheusRule"] == 1) != wantRules {
 				t.Errorf("prometheusRule on: %v; rendered %d PrometheusRules", wantRules, kinds["PrometheusRule"])
 			}
-			if wantDashboard := set.values["grafanaDashboard"] != nil; (kinds["ConfigMap"] == 1) != wantDashboard {
-				t.Errorf("grafanaDashboard on: %v; rendered %d ConfigMaps", wantDashboard, kinds["ConfigMap"])
+			// The dashboard's ConfigMap is on in every set (the default).
+			if kinds["ConfigMap"] != 1 {
+				t.Errorf("rendered %d ConfigMaps, want the dashboard's", kinds["ConfigMap"])
 			}
 		})
 	}

@@ -17,11 +17,21 @@ import (
 
 const dashboardKey = "cnpg-storage-autoscaler.json"
 
-// TestGrafanaDashboardIsOffByDefault: a cluster without Grafana gets no
-// ConfigMap it has no use for.
-func TestGrafanaDashboardIsOffByDefault(t *testing.T) {
-	if found := ofKind(render(t, releaseNamespace, map[string]any{}), "ConfigMap"); len(found) != 0 {
-		t.Errorf("the default install renders %d ConfigMaps, want none", len(found))
+// TestGrafanaDashboardIsOnByDefault (issue #20's acceptance): the default
+// install ships the dashboard's ConfigMap with the label Grafana's sidecar
+// loads, so a cluster with Grafana shows it without a second step; a value
+// turns it off.
+func TestGrafanaDashboardIsOnByDefault(t *testing.T) {
+	found := ofKind(render(t, releaseNamespace, map[string]any{}), "ConfigMap")
+	if len(found) != 1 {
+		t.Fatalf("the default install renders %d ConfigMaps, want the dashboard's", len(found))
+	}
+	if configMap := into[corev1.ConfigMap](t, found[0]); configMap.Labels["grafana_dashboard"] != "1" || configMap.Data[dashboardKey] == "" {
+		t.Errorf("ConfigMap %s: labels %v, keys %d: want the dashboard with grafana_dashboard=1", configMap.Name, configMap.Labels, len(configMap.Data))
+	}
+	off := map[string]any{"grafanaDashboard": map[string]any{"enabled": false}}
+	if found := ofKind(render(t, releaseNamespace, off), "ConfigMap"); len(found) != 0 {
+		t.Errorf("grafanaDashboard.enabled=false renders %d ConfigMaps, want none", len(found))
 	}
 }
 
