@@ -21,3 +21,14 @@ func (v *VolumesSpec) RuleFor(role VolumeRole, tablespace string) (path string, 
 	}
 	return "", nil
 }
+
+// Governs reports whether policy p, rather than other, governs a CNPG
+// Cluster that both name: the older one by creation time, then the first
+// by name. The webhooks and the controller choose by it alike; the other
+// policies of the cluster are in conflict and do nothing.
+func (p *StorageAutoscalePolicy) Governs(other *StorageAutoscalePolicy) bool {
+	if !p.CreationTimestamp.Equal(&other.CreationTimestamp) {
+		return p.CreationTimestamp.Before(&other.CreationTimestamp)
+	}
+	return p.Name < other.Name
+}

@@ -27,18 +27,11 @@ func PolicyForCluster(ctx context.Context, r client.Reader, namespace, cluster s
 		if p.Spec.ClusterRef.Name != cluster || !p.DeletionTimestamp.IsZero() {
 			continue
 		}
-		if found == nil || older(p, found) {
+		if found == nil || p.Governs(found) {
 			found = p
 		}
 	}
 	return found, nil
-}
-
-func older(a, b *v1alpha1.StorageAutoscalePolicy) bool {
-	if !a.CreationTimestamp.Equal(&b.CreationTimestamp) {
-		return a.CreationTimestamp.Before(&b.CreationTimestamp)
-	}
-	return a.Name < b.Name
 }
 
 // getCluster returns the CNPG Cluster, nil when it does not exist.

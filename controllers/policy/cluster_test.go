@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	cnpgv1 "github.com/cloudnative-pg/cloudnative-pg/api/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -36,6 +37,29 @@ func TestASecondPolicyOfTheSameClusterIsAConflictAndDoesNothing(t *testing.T) {
 	})
 	if winner := w.policy("orders"); conditionIs(winner, v1alpha1.ConditionConflict, true) {
 		t.Errorf("the older policy reports a conflict: %s", conditionMessage(winner, v1alpha1.ConditionConflict))
+	}
+}
+
+// The conflict names the policy that governs the cluster, the oldest, as
+// the webhooks choose it (admission.PolicyForCluster): not the first name
+// in alphabetical order among the older ones.
+func TestAConflictNamesTheOldestPolicyOfTheCluster(t *testing.T) {
+	clock := newTestClock()
+	w := newWorld(t, clock, worldOptions{instances: 3, dataGi: 10, walGi: 2, expandable: true})
+	startController(t, w.namespace, clock, policy.Config{})
+	// creationTimestamp counts seconds: a second apart, each is older.
+	for _, name := range []string{"zz-first", "aa-second", "mm-third"} {
+		w.createPolicy(name, threeInstancePolicy)
+		time.Sleep(1100 * time.Millisecond)
+	}
+	for _, name := range []string{"aa-second", "mm-third"} {
+		w.waitForStatus(name, "a conflict naming zz-first", func(p *v1alpha1.StorageAutoscalePolicy) (bool, string) {
+			message := conditionMessage(p, v1alpha1.ConditionConflict)
+			return conditionIs(p, v1alpha1.ConditionConflict, true) && strings.Contains(message, "policy zz-first is older"), message
+		})
+	}
+	if winner := w.policy("zz-first"); conditionIs(winner, v1alpha1.ConditionConflict, true) {
+		t.Errorf("the oldest policy reports a conflict: %s", conditionMessage(winner, v1alpha1.ConditionConflict))
 	}
 }
 

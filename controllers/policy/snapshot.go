@@ -340,8 +340,8 @@ func storageClasses(ctx context.Context, reader client.Reader, pvcs []corev1.Per
 	return classes, nil
 }
 
-// olderPolicy returns the name of another policy of the same cluster that
-// wins over this one (the older; the name breaks a tie), or "".
+// olderPolicy returns the name of the policy that governs the cluster
+// (StorageAutoscalePolicy.Governs) when it is not this one, or "".
 // Policies of other clusters are skipped below; the index only narrows the list.
 func olderPolicy(ctx context.Context, reader client.Reader, policy *v1alpha1.StorageAutoscalePolicy, options SnapshotOptions) (string, error) {
 	listOptions := []client.ListOption{client.InNamespace(policy.Namespace)}
@@ -352,20 +352,20 @@ func olderPolicy(ctx context.Context, reader client.Reader, policy *v1alpha1.Sto
 	if err := reader.List(ctx, &policies, listOptions...); err != nil {
 		return "", fmt.Errorf("list policies of cluster %s/%s: %w", policy.Namespace, policy.Spec.ClusterRef.Name, err)
 	}
-	winner := ""
+	governing := policy
 	for index := range policies.Items {
 		other := &policies.Items[index]
 		if other.UID == policy.UID || other.Spec.ClusterRef.Name != policy.Spec.ClusterRef.Name || other.DeletionTimestamp != nil {
 			continue
 		}
-		if other.CreationTimestamp.Before(&policy.CreationTimestamp) ||
-			(other.CreationTimestamp.Equal(&policy.CreationTimestamp) && other.Name < policy.Name) {
-			if winner == "" || other.Name < winner {
-				winner = other.Name
-			}
+		if other.Governs(governing) {
+			governing = other
 		}
 	}
-	return winner, nil
+	if governing == policy {
+		return "", nil
+	}
+	return governing.Name, nil
 }
 
 func sortedKeys[V any](m map[string]V) []string {
