@@ -18,6 +18,7 @@ import (
 	v1alpha1 "github.com/pgstorage/cnpg-storage-autoscaler/apis/v1alpha1"
 	"github.com/pgstorage/cnpg-storage-autoscaler/controllers/metrics"
 	"github.com/pgstorage/cnpg-storage-autoscaler/controllers/plan"
+	"github.com/pgstorage/cnpg-storage-autoscaler/controllers/restarts"
 )
 
 // report writes what the reconcile saw, decided and did into the policy
@@ -116,7 +117,7 @@ func (r *Reconciler) buildStatus(view *clusterView, result plan.Result, outcome 
 	if r.Config.MissingSidecars != nil {
 		if missing := r.Config.MissingSidecars(view.pods); len(missing) > 0 {
 			conditions.set(v1alpha1.ConditionSidecarMissing, true, reasonSidecarMissing,
-				fmt.Sprintf("pods %s run without the probe sidecar; restart them so the webhook injects it (kubectl cnpg restart %s)", strings.Join(missing, ", "), policy.Spec.ClusterRef.Name))
+				restarts.SidecarMissingMessage(policy.Spec.ClusterRef.Name, policy.Namespace, missing))
 		} else {
 			conditions.set(v1alpha1.ConditionSidecarMissing, false, reasonNone, "every instance pod has the probe sidecar")
 		}
