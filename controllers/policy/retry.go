@@ -90,8 +90,14 @@ func recordRetries(history []v1alpha1.GrowthRecord, retried map[string]plan.Retr
 			continue
 		}
 		added[key] = len(history)
+		// Never older than the growth it replaces, whose time (its budget
+		// action's) is rounded up to the second.
+		stamp := metav1.NewTime(at.Truncate(time.Second))
+		if stamp.Before(&retry.RefusedGrowth) {
+			stamp = retry.RefusedGrowth
+		}
 		history = append(history, v1alpha1.GrowthRecord{
-			Time:       metav1.NewTime(at.Truncate(time.Second)),
+			Time:       stamp,
 			Role:       retry.Role,
 			Tablespace: retry.Tablespace,
 			PVCs:       []string{name},
