@@ -62,7 +62,10 @@ func (s *Sandbox) Up(ctx context.Context) error {
 		// Up again on a running sandbox brings the add-on up to date with
 		// this tree (a new image tag for every change).
 		fmt.Fprintf(s.out, "sandbox is already up\n")
-		steps := []step{{"install the add-on from this tree with its Helm chart", s.installAddon}}
+		steps := []step{
+			{"bring the sandbox's CSI driver up to date with this tree", s.refreshDriver},
+			{"install the add-on from this tree with its Helm chart", s.installAddon},
+		}
 		if !s.state.has("prometheus") {
 			// A sandbox brought up before it had a Prometheus.
 			steps = append(steps, step{buildToolsStep, s.buildTools}, step{prometheusStep, s.startPrometheus})
