@@ -151,7 +151,7 @@ demo: sandbox-deps $(BIN)/sandbox ## The sandbox demo: a 3-instance CNPG cluster
 	$(BIN)/sandbox demo
 
 .PHONY: bench-sandbox
-bench-sandbox: sandbox-deps $(BIN)/sandbox ## Time growths end to end on the sandbox (trigger → patch → capacity → df), nudge on and off; BENCH_SANDBOX_ARGS='--growths 5'.
+bench-sandbox: sandbox-deps $(BIN)/sandbox ## Time growths end to end on the sandbox (trigger → patch → capacity → df) and the add-on at rest; BENCH_SANDBOX_ARGS='--runs nudge --growths 5'.
 	$(BIN)/sandbox bench $(BENCH_SANDBOX_ARGS)
 
 .PHONY: sandbox-deps

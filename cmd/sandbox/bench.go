@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -38,32 +39,40 @@ const benchPoll = 100 * time.Millisecond
 type benchOptions struct {
 	growths int
 	rateMiB int64
-	nudge   []bool
+	runs    []string
+	rest    time.Duration
 	report  string // where the markdown goes, besides stdout
 }
+
+// The runs of the bench, in the order they go.
+const (
+	runNudge   = "nudge"    // default policy, kubelet nudged
+	runNoNudge = "no-nudge" // nudgeKubelet: false: kubelet's own sync grows the filesystem
+	runWindow  = "window"   // a maintenance window closed all along: emergencies at the critical threshold
+	runRest    = "rest"     // a 3-instance cluster at rest: the sidecars' and the controller's CPU and memory
+)
+
+var benchRuns = []string{runNudge, runNoNudge, runWindow, runRest}
 
 func parseBenchOptions(args []string) (benchOptions, error) {
 	flags := flag.NewFlagSet("bench", flag.ContinueOnError)
 	growths := flags.Int("growths", 20, "growths to time per run")
 	rate := flags.Int64("rate", 32, "fill rate in MiB/s (raw writes of random data)")
-	nudge := flags.String("nudge", "both", "runs with the kubelet nudge on, off, or both")
+	runs := flags.String("runs", strings.Join(benchRuns, ","), "runs to make: "+strings.Join(benchRuns, ", "))
+	rest := flags.Duration("rest", 10*time.Minute, "how long the rest run samples the kubelet's stats")
 	report := flags.String("report", "bin/bench-sandbox.md", "file the markdown tables are written to")
 	if err := flags.Parse(args); err != nil {
 		return benchOptions{}, err
 	}
-	o := benchOptions{growths: *growths, rateMiB: *rate, report: *report}
-	switch *nudge {
-	case "both":
-		o.nudge = []bool{true, false}
-	case "on":
-		o.nudge = []bool{true}
-	case "off":
-		o.nudge = []bool{false}
-	default:
-		return o, fmt.Errorf("--nudge %q: want on, off or both", *nudge)
+	o := benchOptions{growths: *growths, rateMiB: *rate, rest: *rest, report: *report}
+	for _, run := range strings.Split(*runs, ",") {
+		if !slices.Contains(benchRuns, run) {
+			return o, fmt.Errorf("--runs: unknown run %q (want some of %s)", run, strings.Join(benchRuns, ", "))
+		}
+		o.runs = append(o.runs, run)
 	}
-	if o.growths < 1 || o.rateMiB < 1 {
-		return o, errors.New("--growths and --rate must be at least 1")
+	if o.growths < 1 || o.rateMiB < 1 || o.rest < time.Minute {
+		return o, errors.New("--growths and --rate must be at least 1, --rest at least 1m")
 	}
 	return o, nil
 }
@@ -86,13 +95,22 @@ func runBench(ctx context.Context, sb *sandbox.Sandbox, repo string, out io.Writ
 	}
 	var report strings.Builder
 	fmt.Fprintf(&report, "### Reaction time end to end (`make bench-sandbox`)\n\n%s\n\n", benchContext(repo, opts))
-	for _, nudge := range opts.nudge {
-		growths, err := benchRun(ctx, kube, image, out, opts, nudge)
+	for _, run := range opts.runs {
+		if run == runRest {
+			table, err := benchRest(ctx, kube, image, out, opts.rest)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(&report, "At rest: a 3-instance cluster (1Gi data + 1Gi WAL each) and its policy, nothing filling, for %s; "+
+				"CPU and memory from the kubelet's summary API every %s:\n\n%s\n", opts.rest, restSampleEvery, table)
+			continue
+		}
+		growths, err := benchGrowths(ctx, kube, image, out, opts, run)
 		if err != nil {
 			return err
 		}
-		fmt.Fprintf(&report, "nudgeKubelet: %t, %d growths of a 1Gi data volume (trigger 80 %%, cooldown 20 s), raw writes at %d MiB/s:\n\n%s\n",
-			nudge, len(growths), opts.rateMiB, benchTable(growths))
+		fmt.Fprintf(&report, "%s, %d growths of a 1Gi data volume, raw writes at %d MiB/s:\n\n%s\n",
+			runTitle(run), len(growths), opts.rateMiB, benchTable(growths))
 	}
 	fmt.Fprintf(out, "\n%s", report.String())
 	if opts.report != "" {
@@ -116,32 +134,44 @@ func benchContext(repo string, opts benchOptions) string {
 	if len(fields) > 3 {
 		fields = fields[:3]
 	}
-	return fmt.Sprintf("%s, commit %s, load average %s before the run; `bin/sandbox bench --growths %d --rate %d`",
-		time.Now().UTC().Format("2006-01-02 15:04 MST"), strings.TrimSpace(string(commit)), strings.Join(fields, " "), opts.growths, opts.rateMiB)
+	return fmt.Sprintf("%s, commit %s, load average %s before the run; `bin/sandbox bench --growths %d --rate %d --runs %s --rest %s`",
+		time.Now().UTC().Format("2006-01-02 15:04 MST"), strings.TrimSpace(string(commit)), strings.Join(fields, " "),
+		opts.growths, opts.rateMiB, strings.Join(opts.runs, ","), opts.rest)
 }
 
-// benchRun makes a cluster, grows its data volume opts.growths times and
-// returns the timings; the namespace is deleted at the end.
-func benchRun(ctx context.Context, kube *framework.Cluster, image string, out io.Writer, opts benchOptions, nudge bool) ([]growthTiming, error) {
-	ns := fmt.Sprintf("bench-nudge-%t", nudge)
+func runTitle(run string) string {
+	switch run {
+	case runNoNudge:
+		return "nudgeKubelet: false (trigger 80 %, cooldown 20 s)"
+	case runWindow:
+		return "a maintenance window closed all along: emergencies, timed from the critical threshold (90 %)"
+	default:
+		return "nudgeKubelet: true (trigger 80 %, cooldown 20 s)"
+	}
+}
+
+// benchStep prints a step of the bench with its elapsed time.
+func benchStep(out io.Writer, what string, f func() error) error {
+	start := time.Now()
+	fmt.Fprintf(out, " • %s ...\n", what)
+	if err := f(); err != nil {
+		return fmt.Errorf("%s: %w", what, err)
+	}
+	fmt.Fprintf(out, " ✓ %s (%s)\n", what, time.Since(start).Round(100*time.Millisecond))
+	return nil
+}
+
+// benchCluster makes namespace ns afresh with a CNPG cluster of instances
+// (1Gi data + 1Gi WAL) and policy, and waits until it is ready. The
+// returned func deletes the namespace.
+func benchCluster(ctx context.Context, kube *framework.Cluster, image string, out io.Writer, ns string, instances int, policy *v1alpha1.StorageAutoscalePolicy) (primary string, cleanup func(), err error) {
 	pg := framework.NewCluster(framework.ClusterSpec{
-		Name: "race", Namespace: ns, Instances: 1, Image: image,
+		Name: policy.Spec.ClusterRef.Name, Namespace: ns, Instances: instances, Image: image,
 		StorageClass: sandbox.ClassOnline, DataSize: "1Gi", WALSize: "1Gi",
 	})
-	policy := benchPolicy(ns, pg.Name, nudge)
-	trigger := float64(policy.Spec.Volumes.Data.Trigger.UsedPercent)
-	step := func(what string, f func() error) error {
-		start := time.Now()
-		fmt.Fprintf(out, " • %s ...\n", what)
-		if err := f(); err != nil {
-			return fmt.Errorf("%s: %w", what, err)
-		}
-		fmt.Fprintf(out, " ✓ %s (%s)\n", what, time.Since(start).Round(100*time.Millisecond))
-		return nil
-	}
 	namespace := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}
-	if err := step("create namespace "+ns+", a 1-instance cluster and its policy (nudgeKubelet "+fmt.Sprint(nudge)+")", func() error {
-		// An earlier run's namespace goes first: its volume is not 1Gi.
+	err = benchStep(out, fmt.Sprintf("create namespace %s, a %d-instance cluster and its policy", ns, instances), func() error {
+		// An earlier run's namespace goes first: its volumes are not 1Gi.
 		if err := kube.DeleteNamespaceAndWait(ctx, ns, 3*time.Minute); err != nil {
 			return err
 		}
@@ -151,14 +181,31 @@ func benchRun(ctx context.Context, kube *framework.Cluster, image string, out io
 			}
 		}
 		return kube.WaitClusterReady(ctx, pg, 6*time.Minute)
-	}); err != nil {
-		return nil, err
-	}
-	defer func() {
+	})
+	cleanup = func() {
 		fmt.Fprintf(out, " • delete namespace %s\n", ns)
 		_ = kube.Client.Delete(context.WithoutCancel(ctx), namespace)
-	}()
-	primary, err := kube.PrimaryPod(ctx, pg)
+	}
+	if err != nil {
+		return "", cleanup, err
+	}
+	primary, err = kube.PrimaryPod(ctx, pg)
+	return primary, cleanup, err
+}
+
+// benchGrowths makes a cluster, grows its data volume opts.growths times
+// and returns the timings; the namespace is deleted at the end.
+func benchGrowths(ctx context.Context, kube *framework.Cluster, image string, out io.Writer, opts benchOptions, run string) ([]growthTiming, error) {
+	ns := "bench-" + run
+	policy := benchPolicy(ns, "race", run)
+	rule := policy.Spec.Volumes.Data
+	// What the timing starts from, and how full each fill goes.
+	threshold, fillTo := float64(rule.Trigger.UsedPercent), float64(rule.Trigger.UsedPercent)+10
+	if run == runWindow {
+		threshold, fillTo = float64(rule.Critical.UsedPercent), float64(rule.Critical.UsedPercent)+5
+	}
+	primary, cleanup, err := benchCluster(ctx, kube, image, out, ns, 1, policy)
+	defer cleanup()
 	if err != nil {
 		return nil, err
 	}
@@ -180,7 +227,7 @@ func benchRun(ctx context.Context, kube *framework.Cluster, image string, out io
 		// Past the trigger; the fill stops when the volume grew under it.
 		if err := kube.Fill(ctx, framework.FillSpec{
 			Namespace: ns, Pod: primary, Volume: "data", RateBytesPerSecond: opts.rateMiB << 20,
-			UntilPercent: trigger + 10, Raw: true, StopWhenGrown: true,
+			UntilPercent: fillTo, Raw: true, StopWhenGrown: true,
 		}, nil); err != nil {
 			return nil, fmt.Errorf("growth %d: fill: %w", i, err)
 		}
@@ -193,13 +240,15 @@ func benchRun(ctx context.Context, kube *framework.Cluster, image string, out io
 	stopPolling()
 	polling.Wait()
 	observations, claims, filesystems := samples.snapshot()
-	return growthTimings(observations, claims, filesystems, trigger), nil
+	return growthTimings(observations, claims, filesystems, threshold), nil
 }
 
 // benchPolicy is a default policy but for what 20 growths in a row need: a
-// 20 s cooldown, the day's largest budget, and a limit far away.
-func benchPolicy(ns, cluster string, nudge bool) *v1alpha1.StorageAutoscalePolicy {
+// 20 s cooldown, the day's largest budget, and a limit far away; and for
+// what the run measures.
+func benchPolicy(ns, cluster, run string) *v1alpha1.StorageAutoscalePolicy {
 	limit, walLimit := resource.MustParse("64Gi"), resource.MustParse("4Gi")
+	nudge := run != runNoNudge
 	p := &v1alpha1.StorageAutoscalePolicy{
 		ObjectMeta: metav1.ObjectMeta{Name: cluster, Namespace: ns},
 		Spec: v1alpha1.StorageAutoscalePolicySpec{
@@ -211,6 +260,12 @@ func benchPolicy(ns, cluster string, nudge bool) *v1alpha1.StorageAutoscalePolic
 				WAL:  &v1alpha1.VolumePolicy{Limit: &walLimit},
 			},
 		},
+	}
+	if run == runWindow {
+		// Opens on the 1st of January for a minute: closed while the bench runs.
+		p.Spec.MaintenanceWindows = []v1alpha1.MaintenanceWindow{{
+			Schedule: "0 0 1 1 *", Duration: metav1.Duration{Duration: time.Minute}, TimeZone: "UTC",
+		}}
 	}
 	p.Spec.Default()
 	return p

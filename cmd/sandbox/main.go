@@ -36,8 +36,9 @@ commands:
   postgres-image
               print the PostgreSQL image the sandbox provides for CNPG Clusters (imageName)
   demo        up, a 3-instance CNPG cluster and a policy, filled until its volumes grew twice
-  bench       up, then time growths end to end (make bench-sandbox): bench [--growths 20]
-              [--rate 32] [--nudge both|on|off] [--report bin/bench-sandbox.md]
+  bench       up, then time growths end to end and sample the add-on at rest (make bench-sandbox):
+              bench [--growths 20] [--rate 32] [--runs nudge,no-nudge,window,rest] [--rest 10m]
+              [--report bin/bench-sandbox.md]
   fill        write into a CNPG instance's volume: fill --cluster C [--namespace N] [--instance P]
               [--volume data|wal|<tablespace>] [--rate 8MiB/s] [--until 90%] [--raw]
 `
