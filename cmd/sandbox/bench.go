@@ -109,8 +109,11 @@ func runBench(ctx context.Context, sb *sandbox.Sandbox, repo string, out io.Writ
 		if err != nil {
 			return err
 		}
-		fmt.Fprintf(&report, "%s, %d growths of a 1Gi data volume, raw writes at %d MiB/s:\n\n%s\n",
+		table := fmt.Sprintf("%s, %d growths of a 1Gi data volume, raw writes at %d MiB/s:\n\n%s\n",
 			runTitle(run), len(growths), opts.rateMiB, benchTable(growths))
+		// Printed now: a later run that fails loses nothing of this one.
+		fmt.Fprintf(out, "\n%s", table)
+		report.WriteString(table)
 	}
 	fmt.Fprintf(out, "\n%s", report.String())
 	if opts.report != "" {
@@ -142,11 +145,11 @@ func benchContext(repo string, opts benchOptions) string {
 func runTitle(run string) string {
 	switch run {
 	case runNoNudge:
-		return "nudgeKubelet: false (trigger 80 %, cooldown 20 s)"
+		return "nudgeKubelet: false (trigger 80 %, cooldown 20 s, 1Gi steps)"
 	case runWindow:
 		return "a maintenance window closed all along: emergencies, timed from the critical threshold (90 %)"
 	default:
-		return "nudgeKubelet: true (trigger 80 %, cooldown 20 s)"
+		return "nudgeKubelet: true (trigger 80 %, cooldown 20 s, 1Gi steps)"
 	}
 }
 
@@ -244,10 +247,10 @@ func benchGrowths(ctx context.Context, kube *framework.Cluster, image string, ou
 }
 
 // benchPolicy is a default policy but for what 20 growths in a row need: a
-// 20 s cooldown, the day's largest budget, and a limit far away; and for
-// what the run measures.
+// 20 s cooldown, the day's largest budget, a 1Gi step and a limit far
+// away; and for what the run measures.
 func benchPolicy(ns, cluster, run string) *v1alpha1.StorageAutoscalePolicy {
-	limit, walLimit := resource.MustParse("64Gi"), resource.MustParse("4Gi")
+	limit, walLimit, step := resource.MustParse("64Gi"), resource.MustParse("4Gi"), resource.MustParse("1Gi")
 	nudge := run != runNoNudge
 	p := &v1alpha1.StorageAutoscalePolicy{
 		ObjectMeta: metav1.ObjectMeta{Name: cluster, Namespace: ns},
@@ -256,8 +259,13 @@ func benchPolicy(ns, cluster, run string) *v1alpha1.StorageAutoscalePolicy {
 			NudgeKubelet: &nudge,
 			Budget:       v1alpha1.BudgetSpec{MaxActionsPerDay: 48},
 			Volumes: v1alpha1.VolumesSpec{
-				Data: v1alpha1.VolumePolicy{Limit: &limit, Cooldown: metav1.Duration{Duration: 20 * time.Second}},
-				WAL:  &v1alpha1.VolumePolicy{Limit: &walLimit},
+				Data: v1alpha1.VolumePolicy{
+					Limit: &limit, Cooldown: metav1.Duration{Duration: 20 * time.Second},
+					// One 1Gi step per growth: twenty growths stay near 20Gi
+					// of written data (the default 20 % step would pass 64Gi).
+					Step: v1alpha1.Step{Min: step, Max: step},
+				},
+				WAL: &v1alpha1.VolumePolicy{Limit: &walLimit},
 			},
 		},
 	}
