@@ -82,14 +82,7 @@ func runBench(ctx context.Context, sb *sandbox.Sandbox, repo string, out io.Writ
 	if err != nil {
 		return err
 	}
-	if err := sb.Up(ctx); err != nil {
-		return err
-	}
-	kube, err := framework.Connect(sb.Layout().Kubeconfig())
-	if err != nil {
-		return err
-	}
-	image, err := sb.PostgresImage(ctx)
+	kube, image, err := upAndConnect(ctx, sb)
 	if err != nil {
 		return err
 	}
@@ -153,17 +146,6 @@ func runTitle(run string) string {
 	}
 }
 
-// benchStep prints a step of the bench with its elapsed time.
-func benchStep(out io.Writer, what string, f func() error) error {
-	start := time.Now()
-	fmt.Fprintf(out, " • %s ...\n", what)
-	if err := f(); err != nil {
-		return fmt.Errorf("%s: %w", what, err)
-	}
-	fmt.Fprintf(out, " ✓ %s (%s)\n", what, time.Since(start).Round(100*time.Millisecond))
-	return nil
-}
-
 // benchCluster makes namespace ns afresh with a CNPG cluster of instances
 // (1Gi data + 1Gi WAL) and policy, and waits until it is ready. The
 // returned func deletes the namespace.
@@ -173,7 +155,7 @@ func benchCluster(ctx context.Context, kube *framework.Cluster, image string, ou
 		StorageClass: sandbox.ClassOnline, DataSize: "1Gi", WALSize: "1Gi",
 	})
 	namespace := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}
-	err = benchStep(out, fmt.Sprintf("create namespace %s, a %d-instance cluster and its policy", ns, instances), func() error {
+	err = sandbox.RunStep(out, fmt.Sprintf("create namespace %s, a %d-instance cluster and its policy", ns, instances), func() error {
 		// An earlier run's namespace goes first: its volumes are not 1Gi.
 		if err := kube.DeleteNamespaceAndWait(ctx, ns, 3*time.Minute); err != nil {
 			return err

@@ -133,7 +133,7 @@ func benchRest(ctx context.Context, kube *framework.Cluster, image string, out i
 	}
 	node := nodes.Items[0].Name
 	var samples []containerSample
-	err = benchStep(out, fmt.Sprintf("sample the kubelet's stats every %s for %s", restSampleEvery, during), func() error {
+	err = sandbox.RunStep(out, fmt.Sprintf("sample the kubelet's stats every %s for %s", restSampleEvery, during), func() error {
 		deadline := time.Now().Add(during)
 		for time.Now().Before(deadline) {
 			raw, err := kube.Clientset.CoreV1().RESTClient().Get().

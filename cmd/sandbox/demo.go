@@ -34,14 +34,7 @@ const (
 // policy, fill the database through real INSERTs and show the volumes grow
 // until they have grown twice. The cluster is left running.
 func runDemo(ctx context.Context, sb *sandbox.Sandbox, out io.Writer) error {
-	if err := sb.Up(ctx); err != nil {
-		return err
-	}
-	kube, err := framework.Connect(sb.Layout().Kubeconfig())
-	if err != nil {
-		return err
-	}
-	image, err := sb.PostgresImage(ctx)
+	kube, image, err := upAndConnect(ctx, sb)
 	if err != nil {
 		return err
 	}
@@ -50,19 +43,10 @@ func runDemo(ctx context.Context, sb *sandbox.Sandbox, out io.Writer) error {
 		StorageClass: sandbox.ClassOnline, DataSize: "1Gi", WALSize: "1Gi",
 	})
 	policy := demoPolicy()
-	step := func(what string, f func() error) error {
-		start := time.Now()
-		fmt.Fprintf(out, " • %s ...\n", what)
-		if err := f(); err != nil {
-			return fmt.Errorf("%s: %w", what, err)
-		}
-		fmt.Fprintf(out, " ✓ %s (%s)\n", what, time.Since(start).Round(100*time.Millisecond))
-		return nil
-	}
 	// The Cluster first, so the policy webhook can check the policy against
 	// it; CNPG creates the first instance pod only after its initdb job, by
 	// which time the policy exists and the pod gets the sidecar.
-	err = step("create namespace "+demoNamespace+", a 3-instance CNPG cluster (1Gi data + 1Gi WAL) and its policy", func() error {
+	err = sandbox.RunStep(out, "create namespace "+demoNamespace+", a 3-instance CNPG cluster (1Gi data + 1Gi WAL) and its policy", func() error {
 		for _, obj := range []client.Object{
 			&corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: demoNamespace}}, pg, policy,
 		} {
@@ -75,7 +59,7 @@ func runDemo(ctx context.Context, sb *sandbox.Sandbox, out io.Writer) error {
 	if err != nil {
 		return err
 	}
-	if err := step("wait for the cluster to be ready", func() error {
+	if err := sandbox.RunStep(out, "wait for the cluster to be ready", func() error {
 		return kube.WaitClusterReady(ctx, pg, 6*time.Minute)
 	}); err != nil {
 		return err
@@ -134,6 +118,20 @@ The cluster keeps running (kubectl is the one built with the sandbox):
 Stop everything with: make sandbox-down
 `, demoGrowths, sb.Layout().Kubeconfig(), sb.Kubectl(), demoNamespace, demoNamespace, demoCluster, demoNamespace, demoCluster)
 	return nil
+}
+
+// upAndConnect brings the sandbox up with this tree's add-on and returns a
+// client of it and the PostgreSQL image its CNPG Clusters use.
+func upAndConnect(ctx context.Context, sb *sandbox.Sandbox) (*framework.Cluster, string, error) {
+	if err := sb.Up(ctx); err != nil {
+		return nil, "", err
+	}
+	kube, err := framework.Connect(sb.Layout().Kubeconfig())
+	if err != nil {
+		return nil, "", err
+	}
+	image, err := sb.PostgresImage(ctx)
+	return kube, image, err
 }
 
 // demoNotes are the lines the live view prints under its title: what else

@@ -18,15 +18,25 @@ type step struct {
 func runSteps(ctx context.Context, out io.Writer, steps []step) error {
 	total := time.Now()
 	for _, s := range steps {
-		start := time.Now()
-		fmt.Fprintf(out, " • %s ...\n", s.name)
-		if err := s.run(ctx); err != nil {
-			fmt.Fprintf(out, " ✗ %s (%s)\n", s.name, since(start))
-			return fmt.Errorf("%s: %w", s.name, err)
+		if err := RunStep(out, s.name, func() error { return s.run(ctx) }); err != nil {
+			return err
 		}
-		fmt.Fprintf(out, " ✓ %s (%s)\n", s.name, since(start))
 	}
 	fmt.Fprintf(out, "done in %s\n", since(total))
+	return nil
+}
+
+// RunStep runs one step of a long command, printing its name before and its
+// elapsed time after: the sandbox's bring-up and the commands built on it
+// (demo, bench) show progress alike.
+func RunStep(out io.Writer, name string, run func() error) error {
+	start := time.Now()
+	fmt.Fprintf(out, " • %s ...\n", name)
+	if err := run(); err != nil {
+		fmt.Fprintf(out, " ✗ %s (%s)\n", name, since(start))
+		return fmt.Errorf("%s: %w", name, err)
+	}
+	fmt.Fprintf(out, " ✓ %s (%s)\n", name, since(start))
 	return nil
 }
 
