@@ -79,6 +79,13 @@ type ObservedVolume struct {
 	// over both halves of that span (a single burst is no rate).
 	// +optional
 	FillRateBytesPerSecond int64 `json:"fillRateBytesPerSecond,omitempty"`
+	// RecentFillRateBytesPerSecond is the same reading over the last 20 to 60
+	// seconds (the fastest sustained one): a fill that started after calm
+	// minutes, which the 10-minute rate does not count yet. It sizes growths
+	// (the room until the next growth may happen); only the 10-minute rate
+	// drives forecasts over hours.
+	// +optional
+	RecentFillRateBytesPerSecond int64 `json:"recentFillRateBytesPerSecond,omitempty"`
 }
 
 // PostgresObservation is what PostgreSQL reported.

@@ -220,7 +220,11 @@ type VolumePolicy struct {
 
 	// Cooldown is the least time between two planned growths of one PVC.
 	// Emergency growth does not wait for it. A provider's own limit binds
-	// both (aws-ebs: 4 modifications of a volume in a rolling 24h).
+	// both (aws-ebs: 4 modifications of a volume in a rolling 24h). Every
+	// growth is sized so that, at the fill rate the sidecar measured, the
+	// volume stays under the trigger until the cooldown is over (plus 30s
+	// to react): a fast fill gets room for the cooldown, not an emergency.
+	// step.max and the limit bound that cover.
 	// +kubebuilder:default="5m"
 	// +kubebuilder:validation:XValidation:rule="duration(self) >= duration('0s')",message="cooldown cannot be negative"
 	// +optional
@@ -298,7 +302,8 @@ type Step struct {
 	// +optional
 	Min resource.Quantity `json:"min,omitzero"`
 
-	// Max is the largest growth by step; 0 means unbounded.
+	// Max is the largest growth by step and by the fill-rate cover (see
+	// cooldown); 0 means unbounded, and only the limit bounds the cover.
 	// +kubebuilder:default="0"
 	// +optional
 	Max resource.Quantity `json:"max,omitzero"`
@@ -306,10 +311,10 @@ type Step struct {
 
 // Forecast enables growth ahead of the trigger, from the measured fill rate.
 type Forecast struct {
-	// Horizon: grow when the trigger would be reached within it, and size
-	// every growth so that, at the measured fill rate, the volume stays under
-	// the trigger until the next growth may happen (the cooldown plus 30s).
-	// 0 turns forecasting off.
+	// Horizon: grow when the trigger would be reached within it, sized for
+	// the horizon's projected need (at most a doubling). 0 turns forecasting
+	// off; every growth is still sized for the measured fill rate (see
+	// cooldown).
 	// +kubebuilder:default="0s"
 	// +kubebuilder:validation:XValidation:rule="duration(self) >= duration('0s') && duration(self) <= duration('168h')",message="forecast.horizon must be between 0 (off) and 168h"
 	// +optional

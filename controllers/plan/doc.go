@@ -29,10 +29,11 @@
 //     emergency when used % ≥ critical.usedPercent, free < critical.minFree,
 //     or the volume is full (available 0).
 //  3. Target request (target.go): the largest of capacity + step, the size
-//     that leaves targetFreePercent free and, with forecast on, the size that
-//     stays under the trigger for the horizon (at most a doubling) and the
-//     size that stays under it, at the measured rate, until the next growth
-//     may happen (rate cover); converted from filesystem
+//     that leaves targetFreePercent free, with forecast on the size that
+//     stays under the trigger for the horizon (at most a doubling), and
+//     always the size that stays under it, at the faster of the sidecar's
+//     recent and 10-minute rates, until the next growth may happen (rate
+//     cover, bounded by step.max); converted from filesystem
 //     bytes to a request with the overhead ratio observed now; rounded up to
 //     the provider's granularity (provider.go); clamped to the limit; never
 //     below the current request.
@@ -49,7 +50,9 @@
 //     or its filesystem not yet grown to the PVC's capacity);
 //     - growth already in flight;
 //     - at limit;
-//     - cooldown: planned growth waits the policy cooldown; any growth,
+//     - cooldown: planned growth waits the policy cooldown, unless the
+//     measured rate reaches the critical threshold before a growth decided
+//     at its end could land (it would come as an emergency); any growth,
 //     emergency too, waits for the provider's per-volume limit (aws-ebs:
 //     4 modifications of a volume in a rolling 24h, counted from
 //     status.history and lastGrowth; each only after the previous one

@@ -113,7 +113,30 @@ func cooldownHold(v *volume, kind v1alpha1.GrowthKind, now time.Time) *hold {
 	if wait <= 0 || !now.Before(ends) || (provider != nil && !provider.until.Before(ends)) {
 		return provider
 	}
+	if _, overtaken := criticalBeforeCooldownEnds(v, now); overtaken {
+		return provider
+	}
 	return &hold{gate: GateCooldown, reason: reasonCooldown(v, wait, ends, now), until: ends}
+}
+
+// criticalBeforeCooldownEnds: at the rate growths are sized for, the volume
+// reaches its critical threshold before a growth decided when the cooldown
+// ends could land (the reaction allowance after it). Waiting would only turn
+// this planned growth into an emergency with less room left; it is one
+// action either way, so the cooldown does not hold it (issue #21: a fill
+// that started calm gets its first growth sized by the step, before the
+// sidecar has measured a rate). untilCritical is how long the rate takes.
+func criticalBeforeCooldownEnds(v *volume, now time.Time) (untilCritical time.Duration, overtaken bool) {
+	rate := v.figures.coverRate()
+	if v.rule == nil || v.lastGrowth.IsZero() || rate <= 0 {
+		return 0, false
+	}
+	filling := v.figures
+	filling.fillRateBytesPerSecond = rate
+	critical := v1alpha1.Trigger{UsedPercent: v.rule.Critical.UsedPercent, MinFree: v.rule.Critical.MinFree}
+	untilCritical = timeToTrigger(filling, critical)
+	deadline := v.lastGrowth.Add(effectiveCooldown(v.rule) + growthReactionAllowance)
+	return untilCritical, now.Add(untilCritical).Before(deadline)
 }
 
 // providerLimitHold: the provider accepts at most modificationsPerDay

@@ -260,6 +260,26 @@ func TestGates(t *testing.T) {
 			pvc: "orders-1", wantGate: GateCooldown, wantState: v1alpha1.VolumeBlocked, wantReason: "next growth possible after 10:03 UTC (spec.volumes.data.cooldown 5m)",
 		},
 		{
+			// Issue #21: waiting would only turn this growth into an
+			// emergency at 95 %, with 15 % less room to react in; it is one
+			// action either way, and this one is sized for the rate.
+			name: "cooldown: a fill that reaches the critical threshold before the cooldown ends grows now",
+			build: func(t *testing.T) Snapshot {
+				return oneInstance(t, 85, 10).pvc("orders-1", func(pvc *PVC) { pvc.LastGrowth = testNow.Add(-2 * time.Minute) }).
+					observedVolume("orders-1", func(v *v1alpha1.ObservedVolume) { v.RecentFillRateBytesPerSecond = 100 << 20 }).
+					policy(func(spec *v1alpha1.StorageAutoscalePolicySpec) { spec.Volumes.Data.Limit = quantityPtr(giQuantity(500)) }).build()
+			},
+			pvc: "orders-1", wantTo: 95, wantKind: v1alpha1.GrowthPlanned, wantState: v1alpha1.VolumeGrowing,
+		},
+		{
+			name: "cooldown: a fill that reaches the critical threshold only after the cooldown ends waits",
+			build: func(t *testing.T) Snapshot {
+				return oneInstance(t, 85, 10).pvc("orders-1", func(pvc *PVC) { pvc.LastGrowth = testNow.Add(-2 * time.Minute) }).
+					observedVolume("orders-1", func(v *v1alpha1.ObservedVolume) { v.RecentFillRateBytesPerSecond = 1 << 20 }).build()
+			},
+			pvc: "orders-1", wantGate: GateCooldown, wantState: v1alpha1.VolumeBlocked, wantReason: "next growth possible after 10:03 UTC (spec.volumes.data.cooldown 5m)",
+		},
+		{
 			name: "cooldown: emergency growth ignores the policy cooldown",
 			build: func(t *testing.T) Snapshot {
 				return oneInstance(t, 99, 10).pvc("orders-1", func(pvc *PVC) { pvc.LastGrowth = testNow.Add(-2 * time.Minute) }).

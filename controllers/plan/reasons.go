@@ -396,7 +396,12 @@ func reasonCooldownOver(v *volume, kind v1alpha1.GrowthKind, follower bool, now 
 	case kind == v1alpha1.GrowthEmergency:
 		reason += "; emergency growth ignores the policy cooldown"
 	case v.rule != nil && !v.lastGrowth.IsZero():
-		reason += fmt.Sprintf("; %s.cooldown %s is over", v.rulePath, formatDuration(effectiveCooldown(v.rule)))
+		if untilCritical, overtaken := criticalBeforeCooldownEnds(v, now); overtaken && now.Before(v.lastGrowth.Add(effectiveCooldown(v.rule))) {
+			reason += fmt.Sprintf("; at %s/s the critical threshold is %s away, before %s.cooldown %s ends: growing now, not as an emergency",
+				formatBytes(v.figures.coverRate()), formatDuration(untilCritical), v.rulePath, formatDuration(effectiveCooldown(v.rule)))
+		} else {
+			reason += fmt.Sprintf("; %s.cooldown %s is over", v.rulePath, formatDuration(effectiveCooldown(v.rule)))
+		}
 	}
 	if limit := v.provider.modificationsPerDay; limit > 0 {
 		reason += fmt.Sprintf("; %s allows %d modifications of a volume in a rolling 24h", v.provider.name, limit)

@@ -148,15 +148,14 @@ func TestTargetSize(t *testing.T) {
 		name      string
 		requestGi int64
 		// filesystemGi and usedPercent describe statfs; PVC capacity = request.
-		filesystemGi  float64
-		usedPercent   float64
-		fillPerSecond int64
-		provider      providerProfile
-		// rateCover turns forecast on (a 1m horizon, whose own cover is
-		// smaller): the rate cover applies only with forecast on.
-		rateCover bool
-		rule      func(*v1alpha1.VolumePolicy)
-		wantBytes int64
+		filesystemGi float64
+		usedPercent  float64
+		// fillPerSecond is the sidecar's 10-minute rate, recentFillPerSecond
+		// its last minute's.
+		fillPerSecond, recentFillPerSecond int64
+		provider                           providerProfile
+		rule                               func(*v1alpha1.VolumePolicy)
+		wantBytes                          int64
 	}{
 		{name: "step percent of capacity wins when little is used", requestGi: 100, filesystemGi: 100, usedPercent: 50, provider: generic, wantBytes: gi(120)},
 		{
@@ -196,51 +195,51 @@ func TestTargetSize(t *testing.T) {
 		{name: "at 1 MiB/s from 1 GiB the step is enough", requestGi: 1, filesystemGi: 1, usedPercent: 80, fillPerSecond: mebibyte, provider: generic, wantBytes: gi(2)},
 		{
 			name: "at 10 MiB/s from 1 GiB the growth holds 330s of writes under the trigger", requestGi: 1, filesystemGi: 1, usedPercent: 80, fillPerSecond: 10 * mebibyte, provider: generic,
-			rateCover: true,
 			wantBytes: gi(6), // (819 MiB + 3300 MiB) / 0.8 = 5.03 Gi
 		},
 		{
 			name: "at 50 MiB/s from 1 GiB the growth holds 330s of writes under the trigger", requestGi: 1, filesystemGi: 1, usedPercent: 80, fillPerSecond: 50 * mebibyte, provider: generic,
-			rateCover: true,
 			wantBytes: gi(22), // (819 MiB + 16500 MiB) / 0.8 = 21.14 Gi
 		},
 		{
 			name: "at 100 MiB/s from 1 GiB the growth holds 330s of writes under the trigger", requestGi: 1, filesystemGi: 1, usedPercent: 80, fillPerSecond: 100 * mebibyte, provider: generic,
-			rateCover: true,
 			wantBytes: gi(42), // (819 MiB + 33000 MiB) / 0.8 = 41.28 Gi
 		},
 		{
 			name: "aws-ebs has no fixed cooldown: the policy's is the time to hold out", requestGi: 1, filesystemGi: 1, usedPercent: 80, fillPerSecond: mebibyte,
-			rateCover: true,
 			provider:  providerProfile{name: v1alpha1.ProviderAWSEBS, modificationsPerDay: awsEBSModificationsPerDay},
 			wantBytes: gi(2), // (819 MiB + 1 MiB/s × 5m30s) / 0.8 = 1.43 Gi, under the 20 % step's 2 Gi
 		},
 		{
 			name: "a longer policy cooldown is the time to hold out", requestGi: 1, filesystemGi: 1, usedPercent: 80, fillPerSecond: mebibyte, provider: generic,
-			rateCover: true,
 			rule:      func(rule *v1alpha1.VolumePolicy) { rule.Cooldown = metav1.Duration{Duration: time.Hour} },
 			wantBytes: gi(6), // (819 MiB + 3630 MiB) / 0.8 = 5.43 Gi
 		},
 		{
 			name: "step max bounds the rate cover", requestGi: 1, filesystemGi: 1, usedPercent: 80, fillPerSecond: 50 * mebibyte, provider: generic,
-			rateCover: true,
 			rule:      func(rule *v1alpha1.VolumePolicy) { rule.Step.Max = giQuantity(5) },
 			wantBytes: gi(6),
 		},
 		{
 			name: "the limit bounds the rate cover", requestGi: 1, filesystemGi: 1, usedPercent: 80, fillPerSecond: 100 * mebibyte, provider: generic,
-			rateCover: true,
 			rule:      func(rule *v1alpha1.VolumePolicy) { rule.Limit = quantityPtr(giQuantity(10)) },
 			wantBytes: gi(10),
 		},
 		{
 			name: "an emptying volume gets no rate cover", requestGi: 1, filesystemGi: 1, usedPercent: 80, fillPerSecond: -100 * mebibyte, provider: generic,
-			rateCover: true,
 			wantBytes: gi(2),
 		},
 		{
-			name: "without forecast a filling volume grows by the step only", requestGi: 1, filesystemGi: 1, usedPercent: 80, fillPerSecond: 10 * mebibyte, provider: generic,
-			wantBytes: gi(2),
+			name: "a default policy, forecast off, still holds 330s of writes under the trigger", requestGi: 1, filesystemGi: 1, usedPercent: 80, fillPerSecond: 10 * mebibyte, provider: generic,
+			wantBytes: gi(6), // issue #21: the cover is no longer forecast's; the same as with a horizon
+		},
+		{
+			name: "the recent rate covers a fill the 10-minute rate does not see yet", requestGi: 1, filesystemGi: 1, usedPercent: 80, recentFillPerSecond: 10 * mebibyte, provider: generic,
+			wantBytes: gi(6), // a fill that started a minute ago reads 0 over ten minutes
+		},
+		{
+			name: "the faster of the two rates is covered", requestGi: 1, filesystemGi: 1, usedPercent: 80, fillPerSecond: 50 * mebibyte, recentFillPerSecond: 10 * mebibyte, provider: generic,
+			wantBytes: gi(22),
 		},
 		{name: "sizes round up to whole GiB", requestGi: 10, filesystemGi: 10, usedPercent: 91, provider: generic, wantBytes: gi(13)},
 		{name: "azure tier-billed disks round up to the tier boundary", requestGi: 100, filesystemGi: 100, usedPercent: 50, provider: azureTiered, wantBytes: gi(128)},
@@ -269,14 +268,12 @@ func TestTargetSize(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			rule := defaultRule(t, c.rule)
-			if c.rateCover && rule.Forecast.Horizon.Duration == 0 {
-				rule.Forecast.Horizon = metav1.Duration{Duration: time.Minute}
-			}
 			figures := filesystem(1, 0)
 			figures.capacityBytes = int64(c.filesystemGi * float64(gibibyte))
 			figures.availableBytes = int64(float64(figures.capacityBytes) * (100 - c.usedPercent) / 100)
 			figures.usedBytes = figures.capacityBytes - figures.availableBytes
 			figures.fillRateBytesPerSecond = c.fillPerSecond
+			figures.recentFillRateBytesPerSecond = c.recentFillPerSecond
 			got := targetRequest(sizing{
 				requestBytes: gi(c.requestGi), capacityBytes: gi(c.requestGi), limitBytes: bytesOf(*rule.Limit),
 				figures: figures, provider: c.provider,

@@ -98,27 +98,38 @@ func forecastTarget(s sizing, rule *v1alpha1.VolumePolicy) int64 {
 
 // rateTarget is the smallest request whose filesystem, filling at the
 // measured rate, is still below the trigger when the next growth may
-// happen: after the cooldown and the
-// reaction allowance. Under the trigger rather than under the critical
-// threshold: the next growth is then a planned one decided once the
-// cooldown is over, and the trigger's margin absorbs its own reaction time,
-// instead of an emergency spending the reserve. Bounded by step.max (0 =
-// unbounded); the limit bounds it with every other target. 0 when the
-// volume is not filling, or when forecast is off: acting on the measured
-// rate is what forecast.horizon opts into (the E2E specs of gates 1-2 pin
-// the step-sized growth of a default policy; making the cover a default
-// is issue #21's next step).
+// happen: after the cooldown and the reaction allowance (issue #21). Under
+// the trigger rather than under the critical threshold: the next growth is
+// then a planned one decided once the cooldown is over, and the trigger's
+// margin absorbs its own reaction time, instead of an emergency spending
+// the reserve. The rate is the faster of the last minute's and the last ten
+// minutes': a fill that just started is what the cooldown must be survived
+// at. Bounded by step.max (0 = unbounded); the limit bounds it with every
+// other target. 0 when the volume is not filling.
 func rateTarget(s sizing, rule *v1alpha1.VolumePolicy) int64 {
-	if s.figures.fillRateBytesPerSecond <= 0 || rule.Forecast.Horizon.Duration <= 0 {
+	rate := s.figures.coverRate()
+	if rate <= 0 {
 		return 0
 	}
 	untilNextGrowth := effectiveCooldown(rule) + growthReactionAllowance
-	target := s.underTriggerAfter(untilNextGrowth, rule.Trigger)
+	target := s.fillingFor(rate).underTriggerAfter(untilNextGrowth, rule.Trigger)
 	if maxStep := bytesOf(rule.Step.Max); maxStep > 0 {
 		base := max(s.requestBytes, s.capacityBytes)
 		target = min(target, addBytes(base, max(maxStep, bytesOf(rule.Step.Min))))
 	}
 	return target
+}
+
+// coverRate is the rate a growth is sized for: the faster of the last
+// minute's and the last ten minutes'.
+func (u usage) coverRate() int64 {
+	return max(u.fillRateBytesPerSecond, u.recentFillRateBytesPerSecond)
+}
+
+// fillingFor is s with the fill rate replaced by rate.
+func (s sizing) fillingFor(rate int64) sizing {
+	s.figures.fillRateBytesPerSecond = rate
+	return s
 }
 
 // effectiveCooldown is the least time between two planned growths of a

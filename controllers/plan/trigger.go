@@ -18,18 +18,22 @@ type usage struct {
 	inodesTotal            int64
 	inodesFree             int64
 	fillRateBytesPerSecond int64
+	// recentFillRateBytesPerSecond is the last minute's rate: it sizes
+	// growths, never forecasts.
+	recentFillRateBytesPerSecond int64
 }
 
 func usageOf(observed *v1alpha1.ObservedVolume) usage {
 	capacity := max(observed.CapacityBytes, 0)
 	available := min(max(observed.AvailableBytes, 0), capacity)
 	figures := usage{
-		capacityBytes:          capacity,
-		availableBytes:         available,
-		usedBytes:              capacity - available,
-		inodesTotal:            max(observed.InodesTotal, 0),
-		inodesFree:             min(max(observed.InodesFree, 0), max(observed.InodesTotal, 0)),
-		fillRateBytesPerSecond: observed.FillRateBytesPerSecond,
+		capacityBytes:                capacity,
+		availableBytes:               available,
+		usedBytes:                    capacity - available,
+		inodesTotal:                  max(observed.InodesTotal, 0),
+		inodesFree:                   min(max(observed.InodesFree, 0), max(observed.InodesTotal, 0)),
+		fillRateBytesPerSecond:       observed.FillRateBytesPerSecond,
+		recentFillRateBytesPerSecond: observed.RecentFillRateBytesPerSecond,
 	}
 	if capacity > 0 {
 		figures.usedPercent = float64(figures.usedBytes) * 100 / float64(capacity)

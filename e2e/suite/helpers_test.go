@@ -60,8 +60,31 @@ func newPolicy(ns, cluster string, edit func(*v1alpha1.StorageAutoscalePolicySpe
 	if edit != nil {
 		edit(&p.Spec)
 	}
+	pinStepMax(&p.Spec)
 	p.Spec.Default()
 	return p
+}
+
+// pinStepMax bounds every rule's growth at 1Gi unless the spec set a max:
+// a default policy sizes each growth for the fill rate (issue #21), which
+// in a spec is the fill's chosen rate over a 5-minute cooldown and would
+// make every asserted size depend on it. The specs prove what happens to
+// sizes; make bench-sandbox measures the rate cover on the sandbox.
+func pinStepMax(spec *v1alpha1.StorageAutoscalePolicySpec) {
+	pin := func(rule *v1alpha1.VolumePolicy) {
+		if rule != nil && rule.Step.Max.IsZero() {
+			rule.Step.Max = resource.MustParse("1Gi")
+		}
+	}
+	pin(&spec.Volumes.Data)
+	pin(spec.Volumes.WAL)
+	if ts := spec.Volumes.Tablespaces; ts != nil {
+		pin(ts.Default)
+		for name, rule := range ts.ByName {
+			pin(&rule)
+			ts.ByName[name] = rule
+		}
+	}
 }
 
 // quick makes a rule grow at 60 % with a 20 s cooldown: fills stay short

@@ -7,6 +7,12 @@ import "time"
 // minutes.
 const FillRateWindow = 10 * time.Minute
 
+// recentSpans are the spans, ending at the newest sample, the recent rate
+// is read over; it is the fastest sustained rate of any of them. A fill
+// that started 30 s ago after calm minutes is sustained over the last 20 or
+// 30 s, not over the last minute, whose older half was calm.
+var recentSpans = [...]time.Duration{20 * time.Second, 30 * time.Second, 40 * time.Second, time.Minute}
+
 // minFillRateSpan is the shortest run of samples a rate is computed from;
 // below it one checkpoint would read as a trend.
 const minFillRateSpan = 20 * time.Second
@@ -76,23 +82,50 @@ func (f *FillRate) at(i int) Sample { return f.ring[(f.first+i)%maxSamples] }
 // middle), and as 0 when either half is not filling: only a fill sustained
 // over both, and still going on at today's size, is a rate.
 func (f *FillRate) BytesPerSecond() (rate float64, ok bool) {
-	if f.count < 3 || f.runsSpan(0, f.count) < minFillRateSpan {
+	return f.rateFrom(0)
+}
+
+// RecentBytesPerSecond is the rate a growth is sized for: the fastest of
+// the rates of the last 20, 30, 40 and 60 seconds, each by BytesPerSecond's
+// rules (sustained over both halves of its span, still filling at today's
+// size), so a fill counts within 20-40 s of starting and a single burst
+// still reads as no rate.
+func (f *FillRate) RecentBytesPerSecond() (rate float64, ok bool) {
+	if f.count == 0 {
 		return 0, false
 	}
-	first, last := f.at(0), f.at(f.count-1)
+	newest := f.at(f.count - 1).At
+	from := f.count - 1
+	for _, span := range recentSpans {
+		for from > 0 && newest.Sub(f.at(from-1).At) <= span {
+			from--
+		}
+		if r, spanOK := f.rateFrom(from); spanOK && (!ok || r > rate) {
+			rate, ok = r, true
+		}
+	}
+	return rate, ok
+}
+
+// rateFrom is the sustained rate of the samples from index from on.
+func (f *FillRate) rateFrom(from int) (rate float64, ok bool) {
+	if f.count-from < 3 || f.runsSpan(from, f.count) < minFillRateSpan {
+		return 0, false
+	}
+	first, last := f.at(from), f.at(f.count-1)
 	span := last.At.Sub(first.At)
-	overall, ok := f.slope(0, f.count)
+	overall, ok := f.slope(from, f.count)
 	if !ok {
 		return 0, false
 	}
 	if overall <= 0 {
 		return overall, true
 	}
-	middle := 1
+	middle := from + 1
 	for middle < f.count-2 && f.at(middle).At.Sub(first.At) < span/2 {
 		middle++
 	}
-	older, olderOK := f.slope(0, middle+1)
+	older, olderOK := f.slope(from, middle+1)
 	newer, newerOK := f.slope(middle, f.count)
 	if !olderOK || !newerOK || older <= 0 || newer <= 0 {
 		return 0, true
@@ -101,7 +134,7 @@ func (f *FillRate) BytesPerSecond() (rate float64, ok bool) {
 	// its samples would ask for the next one. The run at today's size must
 	// be filling too, judged on two samples at least.
 	lastRun := f.count - 1
-	for lastRun > 0 && f.at(lastRun-1).CapacityBytes == last.CapacityBytes {
+	for lastRun > from && f.at(lastRun-1).CapacityBytes == last.CapacityBytes {
 		lastRun--
 	}
 	if current, currentOK := f.slope(lastRun, f.count); !currentOK || current <= 0 {

@@ -137,3 +137,65 @@ func TestTimeToFull(t *testing.T) {
 		t.Fatal("an emptying volume has no time to full")
 	}
 }
+
+// The last minute's rate sizes growths: it must see a fill that started
+// after ten calm minutes, which the 10-minute rate does not count yet, and
+// still read a burst as no rate.
+func TestRecentFillRate(t *testing.T) {
+	// samples adds n samples every interval from after, used growing by
+	// bytesPerSecond from used, on a filesystem of capacity.
+	samples := func(f *FillRate, after, every time.Duration, n int, used, bytesPerSecond, capacity int64) {
+		for i := range n {
+			d := time.Duration(i) * every
+			f.Add(Sample{At: t0.Add(after + d), UsedBytes: used + int64(d.Seconds())*bytesPerSecond, CapacityBytes: capacity})
+		}
+	}
+	cases := []struct {
+		name                 string
+		fill                 func(*FillRate)
+		wantRecent, wantLong float64
+	}{
+		{
+			name: "a fill that started 40s ago after nine calm minutes",
+			fill: func(f *FillRate) {
+				samples(f, 0, 10*time.Second, 54, 1<<30, 0, 4<<30)
+				samples(f, 9*time.Minute, 2*time.Second, 21, 1<<30, 10<<20, 4<<30)
+			},
+			wantRecent: 10 << 20, wantLong: 0,
+		},
+		{
+			name:       "a steady fill reads the same over the last minute",
+			fill:       func(f *FillRate) { samples(f, 0, 10*time.Second, 60, 1<<30, 1<<20, 4<<30) },
+			wantRecent: 1 << 20, wantLong: 1 << 20,
+		},
+		{
+			name: "a burst 50s ago, then nothing, is no rate",
+			fill: func(f *FillRate) {
+				samples(f, 0, 10*time.Second, 54, 1<<30, 0, 4<<30)
+				samples(f, 9*time.Minute, 2*time.Second, 30, 1<<30+200<<20, 0, 4<<30)
+			},
+			wantRecent: 0, wantLong: 0,
+		},
+		{
+			name: "at 100 MiB/s through a growth every 10s",
+			fill: func(f *FillRate) {
+				samples(f, 0, 10*time.Second, 54, 1<<29, 0, 1<<30)
+				for growth := range int64(4) {
+					samples(f, 9*time.Minute+time.Duration(growth)*10*time.Second, 2*time.Second, 5, 1<<29+growth*(1<<30), 100<<20, (growth+1)<<30)
+				}
+			},
+			wantRecent: 100 << 20, wantLong: 0,
+		},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			var f FillRate
+			tc.fill(&f)
+			recent, recentOK := f.RecentBytesPerSecond()
+			long, longOK := f.BytesPerSecond()
+			if !recentOK || !longOK || math.Abs(recent-tc.wantRecent) > 0.5 || math.Abs(long-tc.wantLong) > 0.5 {
+				t.Fatalf("recent %v (%t), ten minutes %v (%t); want %v and %v", recent, recentOK, long, longOK, tc.wantRecent, tc.wantLong)
+			}
+		})
+	}
+}

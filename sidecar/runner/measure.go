@@ -45,18 +45,20 @@ func (v *Volumes) Measure(now time.Time, out []v1alpha1.ObservedVolume) ([]v1alp
 		}
 		s.rate.Add(decide.Sample{At: now, UsedBytes: figures.UsedBytes, CapacityBytes: figures.CapacityBytes})
 		rate, _ := s.rate.BytesPerSecond()
+		recent, _ := s.rate.RecentBytesPerSecond()
 		out = append(out, v1alpha1.ObservedVolume{
-			Name:                   s.volume.Name,
-			Role:                   s.volume.Role,
-			Tablespace:             s.volume.Tablespace,
-			PVC:                    s.volume.PVC,
-			MountPath:              s.volume.MountPath,
-			CapacityBytes:          figures.CapacityBytes,
-			UsedBytes:              figures.UsedBytes,
-			AvailableBytes:         figures.AvailableBytes,
-			InodesTotal:            figures.InodesTotal,
-			InodesFree:             figures.InodesFree,
-			FillRateBytesPerSecond: int64(rate),
+			Name:                         s.volume.Name,
+			Role:                         s.volume.Role,
+			Tablespace:                   s.volume.Tablespace,
+			PVC:                          s.volume.PVC,
+			MountPath:                    s.volume.MountPath,
+			CapacityBytes:                figures.CapacityBytes,
+			UsedBytes:                    figures.UsedBytes,
+			AvailableBytes:               figures.AvailableBytes,
+			InodesTotal:                  figures.InodesTotal,
+			InodesFree:                   figures.InodesFree,
+			FillRateBytesPerSecond:       int64(rate),
+			RecentFillRateBytesPerSecond: int64(recent),
 		})
 	}
 	return out, errors.Join(errs...)
