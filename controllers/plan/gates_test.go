@@ -267,7 +267,9 @@ func TestGates(t *testing.T) {
 			build: func(t *testing.T) Snapshot {
 				return oneInstance(t, 85, 10).pvc("orders-1", func(pvc *PVC) { pvc.LastGrowth = testNow.Add(-2 * time.Minute) }).
 					observedVolume("orders-1", func(v *v1alpha1.ObservedVolume) { v.RecentFillRateBytesPerSecond = 100 << 20 }).
-					policy(func(spec *v1alpha1.StorageAutoscalePolicySpec) { spec.Volumes.Data.Limit = quantityPtr(giQuantity(500)) }).build()
+					policy(func(spec *v1alpha1.StorageAutoscalePolicySpec) {
+						spec.Volumes.Data.Limit = quantityPtr(giQuantity(500))
+					}).build()
 			},
 			pvc: "orders-1", wantTo: 95, wantKind: v1alpha1.GrowthPlanned, wantState: v1alpha1.VolumeGrowing,
 		},
