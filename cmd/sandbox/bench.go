@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -42,6 +43,9 @@ type benchOptions struct {
 	runs    []string
 	rest    time.Duration
 	report  string // where the markdown goes, besides stdout
+	// surviveRates (MiB/s) and surviveKinds are the survival run's fills.
+	surviveRates []int64
+	surviveKinds []string
 }
 
 // The runs of the bench, in the order they go.
@@ -50,9 +54,10 @@ const (
 	runNoNudge = "no-nudge" // nudgeKubelet: false: kubelet's own sync grows the filesystem
 	runWindow  = "window"   // a maintenance window closed all along: emergencies at the critical threshold
 	runRest    = "rest"     // a 3-instance cluster at rest: the sidecars' and the controller's CPU and memory
+	runSurvive = "survive"  // a default policy, data and WAL volumes from 75 %, at each rate: ENOSPC? PostgreSQL up?
 )
 
-var benchRuns = []string{runNudge, runNoNudge, runWindow, runRest}
+var benchRuns = []string{runNudge, runNoNudge, runWindow, runRest, runSurvive}
 
 func parseBenchOptions(args []string) (benchOptions, error) {
 	flags := flag.NewFlagSet("bench", flag.ContinueOnError)
@@ -61,10 +66,22 @@ func parseBenchOptions(args []string) (benchOptions, error) {
 	runs := flags.String("runs", strings.Join(benchRuns, ","), "runs to make: "+strings.Join(benchRuns, ", "))
 	rest := flags.Duration("rest", 10*time.Minute, "how long the rest run samples the kubelet's stats")
 	report := flags.String("report", "bin/bench-sandbox.md", "file the markdown tables are written to")
+	surviveRates := flags.String("survive-rates", "1,2,5,10,20,50,100", "the survival run's fill rates in MiB/s")
+	kindsFlag := flags.String("survive-kinds", strings.Join(surviveKinds, ","), "the survival run's volumes: data, wal")
 	if err := flags.Parse(args); err != nil {
 		return benchOptions{}, err
 	}
 	o := benchOptions{growths: *growths, rateMiB: *rate, rest: *rest, report: *report}
+	var err error
+	if o.surviveRates, err = parseRates(*surviveRates); err != nil {
+		return o, err
+	}
+	for _, kind := range strings.Split(*kindsFlag, ",") {
+		if !slices.Contains(surviveKinds, kind) {
+			return o, fmt.Errorf("--survive-kinds: unknown volume %q (want some of %s)", kind, strings.Join(surviveKinds, ", "))
+		}
+		o.surviveKinds = append(o.surviveKinds, kind)
+	}
 	for _, run := range strings.Split(*runs, ",") {
 		if !slices.Contains(benchRuns, run) {
 			return o, fmt.Errorf("--runs: unknown run %q (want some of %s)", run, strings.Join(benchRuns, ", "))
@@ -89,6 +106,22 @@ func runBench(ctx context.Context, sb *sandbox.Sandbox, repo string, out io.Writ
 	var report strings.Builder
 	fmt.Fprintf(&report, "### Reaction time end to end (`make bench-sandbox`)\n\n%s\n\n", benchContext(repo, opts))
 	for _, run := range opts.runs {
+		if run == runSurvive {
+			results, err := benchSurvive(ctx, kube, image, out, opts.surviveRates, opts.surviveKinds)
+			for _, kind := range opts.surviveKinds {
+				if len(results[kind]) == 0 {
+					continue
+				}
+				table := fmt.Sprintf("Survival, %s volume, a default policy (limit 64Gi), from 1Gi at %d %% full after %s calm; "+
+					"written for %s or %d GiB at each rate:\n\n%s\n", kind, surviveFrom, surviveSettle, surviveFor, surviveBytes>>30, survivalTable(results[kind]))
+				fmt.Fprintf(out, "\n%s", table)
+				report.WriteString(table)
+			}
+			if err != nil {
+				return err
+			}
+			continue
+		}
 		if run == runRest {
 			table, err := benchRest(ctx, kube, image, out, opts.rest)
 			if err != nil {
@@ -130,9 +163,13 @@ func benchContext(repo string, opts benchOptions) string {
 	if len(fields) > 3 {
 		fields = fields[:3]
 	}
-	return fmt.Sprintf("%s, commit %s, load average %s before the run; `bin/sandbox bench --growths %d --rate %d --runs %s --rest %s`",
+	rates := make([]string, len(opts.surviveRates))
+	for i, rate := range opts.surviveRates {
+		rates[i] = strconv.FormatInt(rate, 10)
+	}
+	return fmt.Sprintf("%s, commit %s, load average %s before the run; `bin/sandbox bench --growths %d --rate %d --runs %s --rest %s --survive-rates %s --survive-kinds %s`",
 		time.Now().UTC().Format("2006-01-02 15:04 MST"), strings.TrimSpace(string(commit)), strings.Join(fields, " "),
-		opts.growths, opts.rateMiB, strings.Join(opts.runs, ","), opts.rest)
+		opts.growths, opts.rateMiB, strings.Join(opts.runs, ","), opts.rest, strings.Join(rates, ","), strings.Join(opts.surviveKinds, ","))
 }
 
 func runTitle(run string) string {
@@ -250,6 +287,14 @@ func benchPolicy(ns, cluster, run string) *v1alpha1.StorageAutoscalePolicy {
 				WAL: &v1alpha1.VolumePolicy{Limit: &walLimit},
 			},
 		},
+	}
+	if run == runSurvive {
+		// A default policy: only the limits, which have no default.
+		p.Spec.NudgeKubelet, p.Spec.Budget = nil, v1alpha1.BudgetSpec{}
+		p.Spec.Volumes = v1alpha1.VolumesSpec{
+			Data: v1alpha1.VolumePolicy{Limit: &surviveLimit},
+			WAL:  &v1alpha1.VolumePolicy{Limit: &surviveLimit},
+		}
 	}
 	if run == runWindow {
 		// Opens on the 1st of January for a minute: closed while the bench runs.

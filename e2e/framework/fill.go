@@ -109,7 +109,7 @@ func (c *Cluster) Fill(ctx context.Context, spec FillSpec, progress io.Writer) e
 			return nil
 		}
 		start := time.Now()
-		if err := c.writeChunk(ctx, spec, step); err != nil {
+		if _, err := c.writeChunk(ctx, spec, step); err != nil {
 			return err
 		}
 		select {
@@ -118,6 +118,45 @@ func (c *Cluster) Fill(ctx context.Context, spec FillSpec, progress io.Writer) e
 		case <-time.After(time.Second - time.Since(start)):
 		}
 	}
+}
+
+// FillOutcome is what a timed fill wrote and which of its writes failed.
+type FillOutcome struct {
+	WrittenBytes int64
+	Elapsed      time.Duration
+	// Failures has one line per failed write: when, and the writer's words.
+	Failures []string
+}
+
+// FillFor writes at spec's rate for at most d or maxBytes, whichever comes
+// first, and, unlike Fill, goes on through failed writes: a run that
+// measures whether writes fail (ENOSPC, PostgreSQL down) must not stop at
+// the first. UntilPercent and StopWhenGrown do not apply.
+func (c *Cluster) FillFor(ctx context.Context, spec FillSpec, d time.Duration, maxBytes int64) (FillOutcome, error) {
+	var outcome FillOutcome
+	if err := c.prepareFill(ctx, spec); err != nil {
+		return outcome, err
+	}
+	begin := time.Now()
+	for step := 0; time.Since(begin) < d && outcome.WrittenBytes < maxBytes; step++ {
+		start := time.Now()
+		written, err := c.writeChunk(ctx, spec, step)
+		switch {
+		case ctx.Err() != nil:
+			return outcome, ctx.Err()
+		case err != nil:
+			outcome.Failures = append(outcome.Failures, fmt.Sprintf("%s: %v", time.Since(begin).Round(100*time.Millisecond), err))
+		default:
+			outcome.WrittenBytes += written
+		}
+		select {
+		case <-ctx.Done():
+			return outcome, ctx.Err()
+		case <-time.After(time.Second - time.Since(start)):
+		}
+	}
+	outcome.Elapsed = time.Since(begin)
+	return outcome, nil
 }
 
 const fillTable = "pgstorage_fill"
@@ -153,25 +192,30 @@ func (c *Cluster) prepareFill(ctx context.Context, spec FillSpec) error {
 	return nil
 }
 
-func (c *Cluster) writeChunk(ctx context.Context, spec FillSpec, step int) error {
+// writeChunk writes one second's worth of spec's rate and returns how many
+// bytes that was.
+func (c *Cluster) writeChunk(ctx context.Context, spec FillSpec, step int) (int64, error) {
+	mib := max(spec.RateBytesPerSecond>>20, 1)
 	if spec.Raw {
-		mib := max(spec.RateBytesPerSecond>>20, 1)
 		// A name of its own per chunk: a second fill of the same volume
 		// must add files, not rewrite the first fill's.
 		file := fmt.Sprintf("%s/pgstorage-fill-%d-%d", MountPath(spec.Volume), time.Now().UnixNano(), step)
 		_, err := c.Exec(ctx, spec.Namespace, spec.Pod, "postgres", "dd", "if=/dev/urandom", "of="+file,
 			"bs=1M", "count="+strconv.FormatInt(mib, 10), "conv=fsync", "status=none")
-		return err
+		return mib << 20, err
 	}
 	var sql string
+	written := mib << 20
 	switch spec.Volume {
 	case "wal":
 		// WAL records without table rows (1 MiB each): the data volume
-		// stays as it is, so a WAL fill never fills data first. Random
-		// content, as a real workload's WAL does not compress either.
-		mib := max(spec.RateBytesPerSecond>>20, 1)
+		// stays as it is, so a WAL fill never fills data first. Each
+		// message repeats one random string: a logical message is stored in
+		// WAL as given (wal_compression compresses full-page images only),
+		// and repeat() costs PostgreSQL far less CPU than 32,768 md5 calls
+		// per MiB, which capped a fill at a few MiB/s on two cores.
 		sql = fmt.Sprintf("select count(pg_logical_emit_message(false, 'pgstorage-fill', "+
-			"(select string_agg(md5(random()::text || g::text || s::text), '') from generate_series(1, 32768) s))) "+
+			"repeat(md5(random()::text || g::text), 32768))) "+
 			"from generate_series(1, %d) g; select pg_switch_wal()", mib)
 	default:
 		table := fillTable
@@ -179,11 +223,12 @@ func (c *Cluster) writeChunk(ctx context.Context, spec FillSpec, step int) error
 			table = fillTable + "_" + spec.Volume
 		}
 		rows := max(spec.RateBytesPerSecond/rowBytes, 1)
+		written = rows * rowBytes
 		sql = fmt.Sprintf("insert into %s (payload) select string_agg(md5(random()::text || g::text || s::text), '') "+
 			"from generate_series(1, %d) g, generate_series(1, 30) s group by g", table, rows)
 	}
 	_, err := c.PSQL(ctx, spec.Namespace, spec.Pod, sql)
-	return err
+	return written, err
 }
 
 func quoteIdent(s string) string {
