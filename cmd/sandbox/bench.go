@@ -112,7 +112,7 @@ func runBench(ctx context.Context, sb *sandbox.Sandbox, repo string, out io.Writ
 				if len(results[kind]) == 0 {
 					continue
 				}
-				table := fmt.Sprintf("Survival, %s volume, a default policy (limit 64Gi), from 1Gi at %d %% full after %s calm; "+
+				table := fmt.Sprintf("Survival, %s volume, a default policy (limit 64Gi), from 1Gi at about %d %% full (df's reading when the fill began is in the first column) after %s calm; "+
 					"written for %s or %d GiB at each rate:\n\n%s\n", kind, surviveFrom, surviveSettle, surviveFor, surviveBytes>>30, survivalTable(results[kind]))
 				fmt.Fprintf(out, "\n%s", table)
 				report.WriteString(table)
