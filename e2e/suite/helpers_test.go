@@ -268,7 +268,7 @@ func expectEvent(ctx SpecContext, ns, object, reason string) {
 		g.Expect(kube.Client.List(ctx, events, client.InNamespace(ns))).To(Succeed())
 		g.Expect(events.Items).To(ContainElement(And(
 			HaveField("InvolvedObject.Name", object), HaveField("Reason", reason))))
-	}).WithContext(ctx).WithTimeout(time.Minute).WithPolling(2 * time.Second).Should(Succeed())
+	}).WithContext(ctx).WithTimeout(timeout(time.Minute)).WithPolling(2 * time.Second).Should(Succeed())
 }
 
 // observation reads an instance's StorageObservation.
