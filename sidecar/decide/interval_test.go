@@ -40,3 +40,29 @@ func TestProbeInterval(t *testing.T) {
 		})
 	}
 }
+
+func TestPostgresDue(t *testing.T) {
+	asked := t0
+	cases := []struct {
+		name       string
+		lastAsked  time.Time
+		now        time.Time
+		every      time.Duration
+		wantAsking bool
+	}{
+		{name: "never asked: ask", now: t0, every: 10 * time.Second, wantAsking: true},
+		{name: "2s after an ask at the normal interval: disks only", lastAsked: asked, now: asked.Add(2 * time.Second), every: 10 * time.Second},
+		{name: "8s after: disks only", lastAsked: asked, now: asked.Add(8 * time.Second), every: 10 * time.Second},
+		{name: "a cycle a little early for the interval still asks", lastAsked: asked, now: asked.Add(9*time.Second + 100*time.Millisecond), every: 10 * time.Second, wantAsking: true},
+		{name: "10s after: ask", lastAsked: asked, now: asked.Add(10 * time.Second), every: 10 * time.Second, wantAsking: true},
+		{name: "probing fast, every cycle asks", lastAsked: asked, now: asked.Add(2 * time.Second), every: 2 * time.Second, wantAsking: true},
+		{name: "probing fast, a cycle a little early still asks", lastAsked: asked, now: asked.Add(1900 * time.Millisecond), every: 2 * time.Second, wantAsking: true},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := PostgresDue(tc.lastAsked, tc.now, tc.every, 2*time.Second); got != tc.wantAsking {
+				t.Fatalf("PostgresDue = %t, want %t", got, tc.wantAsking)
+			}
+		})
+	}
+}

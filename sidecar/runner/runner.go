@@ -26,8 +26,13 @@ type Runner struct {
 
 	Interval, FastInterval time.Duration
 
-	lastCycle     atomic.Int64 // unix nanoseconds of the last finished cycle, for /healthz
-	wasReachable  *bool
+	lastCycle    atomic.Int64 // unix nanoseconds of the last finished cycle, for /healthz
+	wasReachable *bool
+	// postgres is PostgreSQL's last answer, asked at postgresAt; the next
+	// ask is due postgresEvery later (decide.PostgresDue).
+	postgres      pgstats.Result
+	postgresAt    time.Time
+	postgresEvery time.Duration
 	lastOutcome   report.Outcome
 	volumesBuffer []v1alpha1.ObservedVolume
 }
@@ -46,8 +51,10 @@ func (r *Runner) Run(ctx context.Context) {
 	}
 }
 
-// Cycle is one probe: measure, ask PostgreSQL, report; it returns the wait
-// until the next one.
+// Cycle is one probe: measure the disks, ask PostgreSQL when that is due,
+// report; it returns the wait until the next one, always the fast
+// interval: the disks are measured that often, PostgreSQL at the interval
+// decide.ProbeInterval picks.
 func (r *Runner) Cycle(ctx context.Context, now time.Time) time.Duration {
 	started := time.Now()
 	status, volumesOK := r.measure(ctx, now)
@@ -71,11 +78,12 @@ func (r *Runner) Cycle(ctx context.Context, now time.Time) time.Duration {
 	r.lastOutcome = outcome
 	r.lastCycle.Store(time.Now().UnixNano())
 
-	next, why := decide.ProbeInterval(status.Volumes, r.Interval, r.FastInterval)
-	if why != "" {
-		r.Log.Debug("probing fast", "reason", why)
+	every, why := decide.ProbeInterval(status.Volumes, r.Interval, r.FastInterval)
+	if why != "" && every != r.postgresEvery {
+		r.Log.Debug("asking PostgreSQL every fast interval", "reason", why)
 	}
-	return next
+	r.postgresEvery = every
+	return r.FastInterval
 }
 
 func (r *Runner) measure(ctx context.Context, now time.Time) (*v1alpha1.StorageObservationStatus, bool) {
@@ -89,7 +97,10 @@ func (r *Runner) measure(ctx context.Context, now time.Time) (*v1alpha1.StorageO
 	if err != nil {
 		errs = append(errs, err.Error())
 	}
-	pg := r.Postgres.Collect(ctx, now)
+	if decide.PostgresDue(r.postgresAt, now, r.postgresEvery, r.FastInterval) {
+		r.postgres, r.postgresAt = r.Postgres.Collect(ctx, now), now
+	}
+	pg := r.postgres
 	status.Postgres, status.Role = pg.Postgres, pg.Role
 	if pg.QueryError != "" {
 		errs = append(errs, pg.QueryError)
