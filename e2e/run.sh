@@ -206,6 +206,9 @@ if [[ $target == cluster ]] && ! $skip_deploy; then
 		"${podman[@]}" manifest rm "$name" >/dev/null
 	done
 
+	# Helm installs a chart's CRDs only with the release, never on upgrade.
+	step "apply the chart's CRDs (server-side)"
+	"$kubectl" apply --server-side --force-conflicts -f "deploy/helm/$addon_release/crds/"
 	step "helm upgrade --install $addon_release (tag $IMAGE_TAG)"
 	[[ -x bin/helm ]] || make --no-print-directory helm
 	bin/helm upgrade --install "$addon_release" "deploy/helm/$addon_release" \

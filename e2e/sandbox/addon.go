@@ -52,6 +52,9 @@ func (s *Sandbox) installAddon(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	if err := s.applyChartCRDs(ctx); err != nil {
+		return err
+	}
 	helm := exec.CommandContext(ctx, filepath.Join(s.tools["helm"], "helm"),
 		"--kubeconfig", s.layout.Kubeconfig(),
 		"upgrade", "--install", addonRelease, filepath.Join(s.layout.Repo, "deploy", "helm", addonRelease),
@@ -67,6 +70,27 @@ func (s *Sandbox) installAddon(ctx context.Context) error {
 	}
 	fmt.Fprintf(s.out, "   add-on %s installed (controller %s, sidecar %s)\n", addonRelease, env["CONTROLLER_IMAGE"], env["SIDECAR_IMAGE"])
 	return nil
+}
+
+// applyChartCRDs applies the chart's CRDs server-side before the chart:
+// Helm installs a chart's crds/ only with the release and never upgrades
+// them, so a sandbox that stays up while the API gains a field would keep
+// the old schema, and the API server would prune the field from every
+// write. Users upgrade the same way (README).
+func (s *Sandbox) applyChartCRDs(ctx context.Context) error {
+	files, err := filepath.Glob(filepath.Join(s.layout.Repo, "deploy", "helm", addonRelease, "crds", "*.yaml"))
+	if err != nil || len(files) == 0 {
+		return fmt.Errorf("the chart's CRDs (deploy/helm/%s/crds): %v", addonRelease, err)
+	}
+	var documents []string
+	for _, file := range files {
+		content, err := os.ReadFile(file)
+		if err != nil {
+			return err
+		}
+		documents = append(documents, string(content))
+	}
+	return s.applyManifest(ctx, strings.Join(documents, "\n---\n"))
 }
 
 // readEnvFile reads KEY=VALUE lines.

@@ -6,6 +6,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"runtime"
 	"strconv"
@@ -607,4 +608,39 @@ func dump(t *testing.T, ns string) {
 	for _, e := range events.Items {
 		t.Logf("event %s %s: %s", e.InvolvedObject.Name, e.Reason, e.Message)
 	}
+}
+
+// TestUpBringsTheChartsCRDsUpToDate: Helm installs a chart's crds/ only
+// with the release, never on upgrade, so a sandbox that stayed up while
+// the API gained a field kept the old schema, and the API server pruned
+// the field from every write (recentFillRateBytesPerSecond, issue #21: a
+// bench ran without it). `up` applies the chart's CRDs itself.
+func TestUpBringsTheChartsCRDsUpToDate(t *testing.T) {
+	ctx := context.Background()
+	const (
+		crd      = "storageobservations.pgstorage.io"
+		property = "/spec/versions/0/schema/openAPIV3Schema/properties/status/properties/volumes/items/properties/recentFillRateBytesPerSecond"
+	)
+	propertyType := func() (string, error) {
+		out, err := kubectl(ctx, "get", "crd", crd, "-o", "jsonpath={.spec.versions[0].schema.openAPIV3Schema.properties.status.properties.volumes.items.properties.recentFillRateBytesPerSecond.type}")
+		return strings.TrimSpace(out), err
+	}
+	// An older schema, as a sandbox up since before the field has.
+	if before, _ := propertyType(); before != "" {
+		if out, err := kubectl(ctx, "patch", "crd", crd, "--type=json", `-p=[{"op":"remove","path":"`+property+`"}]`); err != nil {
+			t.Fatalf("remove %s from the live CRD: %v\n%s", property, err, out)
+		}
+	}
+	if err := sb.Up(ctx); err != nil {
+		t.Fatal(err)
+	}
+	out, err := propertyType()
+	if err != nil || out != "integer" {
+		t.Fatalf("after up, %s's recentFillRateBytesPerSecond is %q (%v), want the chart's integer", crd, out, err)
+	}
+}
+
+func kubectl(ctx context.Context, args ...string) (string, error) {
+	out, err := exec.CommandContext(ctx, sb.Kubectl(), append([]string{"--kubeconfig", sb.Layout().Kubeconfig()}, args...)...).CombinedOutput()
+	return string(out), err
 }
