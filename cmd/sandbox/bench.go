@@ -127,8 +127,11 @@ func runBench(ctx context.Context, sb *sandbox.Sandbox, repo string, out io.Writ
 			if err != nil {
 				return err
 			}
-			fmt.Fprintf(&report, "At rest: a 3-instance cluster (1Gi data + 1Gi WAL each) and its policy, nothing filling, for %s; "+
+			rest := fmt.Sprintf("At rest: a 3-instance cluster (1Gi data + 1Gi WAL each) and its policy, nothing filling, for %s; "+
 				"CPU and memory from the kubelet's summary API every %s:\n\n%s\n", opts.rest, restSampleEvery, table)
+			// Printed now, as the other runs' tables are.
+			fmt.Fprintf(out, "\n%s", rest)
+			report.WriteString(rest)
 			continue
 		}
 		growths, err := benchGrowths(ctx, kube, image, out, opts, run)
