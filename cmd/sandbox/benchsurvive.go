@@ -9,6 +9,7 @@ import (
 	"sync"
 	"time"
 
+	cnpgv1 "github.com/cloudnative-pg/cloudnative-pg/api/v1"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -113,7 +114,7 @@ func surviveOne(ctx context.Context, kube *framework.Cluster, image string, out 
 	}
 	claim := primary
 	if kind == "wal" {
-		claim = primary + "-wal"
+		claim = primary + cnpgv1.WalArchiveVolumeSuffix
 	}
 	if request, _, err := claimSize(ctx, kube, ns, claim); err != nil || request != 1<<30 {
 		return result, fmt.Errorf("the %s volume grew before the fill began (request %s): the prefill crossed the trigger", kind, formatBytes(request))
@@ -164,20 +165,15 @@ func surviveOne(ctx context.Context, kube *framework.Cluster, image string, out 
 	return result, nil
 }
 
-// lowestFree reads df in the postgres container as fast as exec answers
-// until ctx ends, and returns the least free space it saw.
+// lowestFree reads df until ctx ends and returns the least free space it
+// saw, and its share of the filesystem then (-1 when df never answered).
 func lowestFree(ctx context.Context, kube *framework.Cluster, ns, pod, volume string) (int64, float64) {
 	lowest, share := int64(-1), 1.0
-	for ctx.Err() == nil {
-		usage, err := kube.VolumeUsage(ctx, ns, pod, volume)
-		if err != nil || usage.SizeBytes == 0 {
-			time.Sleep(benchPoll)
-			continue
-		}
+	eachUsage(ctx, kube, ns, pod, volume, func(usage framework.Usage) {
 		if lowest < 0 || usage.AvailableBytes < lowest {
 			lowest, share = usage.AvailableBytes, float64(usage.AvailableBytes)/float64(usage.SizeBytes)
 		}
-	}
+	})
 	return lowest, share
 }
 

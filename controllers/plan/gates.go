@@ -127,14 +127,11 @@ func cooldownHold(v *volume, kind v1alpha1.GrowthKind, now time.Time) *hold {
 // that started calm gets its first growth sized by the step, before the
 // sidecar has measured a rate). untilCritical is how long the rate takes.
 func criticalBeforeCooldownEnds(v *volume, now time.Time) (untilCritical time.Duration, overtaken bool) {
-	rate := v.figures.coverRate()
-	if v.rule == nil || v.lastGrowth.IsZero() || rate <= 0 {
+	if v.rule == nil || v.lastGrowth.IsZero() || v.figures.coverRate() <= 0 {
 		return 0, false
 	}
-	filling := v.figures
-	filling.fillRateBytesPerSecond = rate
 	critical := v1alpha1.Trigger{UsedPercent: v.rule.Critical.UsedPercent, MinFree: v.rule.Critical.MinFree}
-	untilCritical = timeToTrigger(filling, critical)
+	untilCritical = timeToTrigger(v.figures.atCoverRate(), critical)
 	deadline := v.lastGrowth.Add(effectiveCooldown(v.rule) + growthReactionAllowance)
 	return untilCritical, now.Add(untilCritical).Before(deadline)
 }

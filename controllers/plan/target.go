@@ -102,17 +102,17 @@ func forecastTarget(s sizing, rule *v1alpha1.VolumePolicy) int64 {
 // the trigger rather than under the critical threshold: the next growth is
 // then a planned one decided once the cooldown is over, and the trigger's
 // margin absorbs its own reaction time, instead of an emergency spending
-// the reserve. The rate is the faster of the last minute's and the last ten
-// minutes': a fill that just started is what the cooldown must be survived
-// at. Bounded by step.max (0 = unbounded); the limit bounds it with every
+// the reserve. The rate is the cover rate (the faster of the recent and
+// the 10-minute rates): a fill that just started is what the cooldown
+// must be survived at. Bounded by step.max (0 = unbounded); the limit bounds it with every
 // other target. 0 when the volume is not filling.
 func rateTarget(s sizing, rule *v1alpha1.VolumePolicy) int64 {
-	rate := s.figures.coverRate()
-	if rate <= 0 {
+	if s.figures.coverRate() <= 0 {
 		return 0
 	}
+	s.figures = s.figures.atCoverRate()
 	untilNextGrowth := effectiveCooldown(rule) + growthReactionAllowance
-	target := s.fillingFor(rate).underTriggerAfter(untilNextGrowth, rule.Trigger)
+	target := s.underTriggerAfter(untilNextGrowth, rule.Trigger)
 	if maxStep := bytesOf(rule.Step.Max); maxStep > 0 {
 		base := max(s.requestBytes, s.capacityBytes)
 		target = min(target, addBytes(base, max(maxStep, bytesOf(rule.Step.Min))))
@@ -120,16 +120,17 @@ func rateTarget(s sizing, rule *v1alpha1.VolumePolicy) int64 {
 	return target
 }
 
-// coverRate is the rate a growth is sized for: the faster of the last
-// minute's and the last ten minutes'.
+// coverRate is the rate a growth is sized for: the faster of the sidecar's
+// recent (20-60 s) and 10-minute rates.
 func (u usage) coverRate() int64 {
 	return max(u.fillRateBytesPerSecond, u.recentFillRateBytesPerSecond)
 }
 
-// fillingFor is s with the fill rate replaced by rate.
-func (s sizing) fillingFor(rate int64) sizing {
-	s.figures.fillRateBytesPerSecond = rate
-	return s
+// atCoverRate is u filling at its cover rate, for the projections that
+// size growths (never for forecasts, which use the 10-minute rate only).
+func (u usage) atCoverRate() usage {
+	u.fillRateBytesPerSecond = u.coverRate()
+	return u
 }
 
 // effectiveCooldown is the least time between two planned growths of a

@@ -112,11 +112,20 @@ func (c *Cluster) Fill(ctx context.Context, spec FillSpec, progress io.Writer) e
 		if _, err := c.writeChunk(ctx, spec, step); err != nil {
 			return err
 		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(time.Second - time.Since(start)):
+		if err := restOfSecond(ctx, start); err != nil {
+			return err
 		}
+	}
+}
+
+// restOfSecond waits until a second has passed since start: one chunk of
+// a fill per second is its rate.
+func restOfSecond(ctx context.Context, start time.Time) error {
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-time.After(time.Second - time.Since(start)):
+		return nil
 	}
 }
 
@@ -149,10 +158,8 @@ func (c *Cluster) FillFor(ctx context.Context, spec FillSpec, d time.Duration, m
 		default:
 			outcome.WrittenBytes += written
 		}
-		select {
-		case <-ctx.Done():
-			return outcome, ctx.Err()
-		case <-time.After(time.Second - time.Since(start)):
+		if err := restOfSecond(ctx, start); err != nil {
+			return outcome, err
 		}
 	}
 	outcome.Elapsed = time.Since(begin)
