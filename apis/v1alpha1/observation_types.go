@@ -86,6 +86,15 @@ type ObservedVolume struct {
 	// drives forecasts over hours.
 	// +optional
 	RecentFillRateBytesPerSecond int64 `json:"recentFillRateBytesPerSecond,omitempty"`
+	// LatestFillRateBytesPerSecond is the rate of the last two intervals
+	// between disk samples (about 4 s), the lower of the two; 0 unless both
+	// were filling. A fill that started seconds ago shows here first. It
+	// only anticipates a critical threshold: a volume over its trigger whose
+	// planned growth a gate holds (window, cooldown, budget, WAL safety) is
+	// grown as an emergency when, at this rate, the critical threshold is
+	// nearer than a growth takes to land. It never sizes a growth.
+	// +optional
+	LatestFillRateBytesPerSecond int64 `json:"latestFillRateBytesPerSecond,omitempty"`
 }
 
 // PostgresObservation is what PostgreSQL reported.

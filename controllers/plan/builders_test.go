@@ -167,6 +167,17 @@ func (b *snapshotBuilder) observedVolume(name string, edit func(*v1alpha1.Observ
 	return b
 }
 
+// fillingNow makes the observation of pvc's instance a second old, with
+// pvc filling at bytesPerSecond over the sidecar's last two probe
+// intervals (its latest rate).
+func (b *snapshotBuilder) fillingNow(instance, pvc string, bytesPerSecond int64) *snapshotBuilder {
+	b.t.Helper()
+	return b.observed(instance, func(status *v1alpha1.StorageObservationStatus) {
+		at := metav1.NewMicroTime(b.snapshot.Now.Add(-time.Second))
+		status.ObservedAt = &at
+	}).observedVolume(pvc, func(v *v1alpha1.ObservedVolume) { v.LatestFillRateBytesPerSecond = bytesPerSecond })
+}
+
 func (b *snapshotBuilder) at(now time.Time) *snapshotBuilder {
 	b.t.Helper()
 	shift := now.Sub(b.snapshot.Now)

@@ -198,7 +198,7 @@ func (p *planner) observe(v *volume) {
 		v.observationHold = &hold{gate: GateObservation, reason: reasonAwaitingMeasurement(v.lastGrowth, p.now), state: v1alpha1.VolumeGrowing}
 		return
 	}
-	figures := usageOf(observed)
+	figures := usageOf(observed).currentAt(p.now.Sub(observedAt))
 	pvcBytes := v.capacityBytes
 	if pvcBytes > 0 && float64(figures.capacityBytes) < minFilesystemRatio*float64(pvcBytes) {
 		// The PVC grew but kubelet has not grown the filesystem yet: its

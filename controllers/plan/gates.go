@@ -130,8 +130,7 @@ func criticalBeforeCooldownEnds(v *volume, now time.Time) (untilCritical time.Du
 	if v.rule == nil || v.lastGrowth.IsZero() || v.figures.coverRate() <= 0 {
 		return 0, false
 	}
-	critical := v1alpha1.Trigger{UsedPercent: v.rule.Critical.UsedPercent, MinFree: v.rule.Critical.MinFree}
-	untilCritical = timeToTrigger(v.figures.atCoverRate(), critical)
+	untilCritical = timeToTrigger(v.figures.atCoverRate(), criticalTrigger(v.rule.Critical))
 	deadline := v.lastGrowth.Add(effectiveCooldown(v.rule) + growthReactionAllowance)
 	return untilCritical, now.Add(untilCritical).Before(deadline)
 }

@@ -86,6 +86,14 @@ func TestGates(t *testing.T) {
 			wantState: v1alpha1.VolumeGrowing, wantReason: "usedPercent 85 >= 80",
 		},
 		{
+			name: "no gate: a planned growth that goes anyway stays planned, its critical threshold seconds away or not",
+			build: func(t *testing.T) Snapshot {
+				return oneInstance(t, 85, 10).fillingNow("orders-1", "orders-1", 500<<20).build()
+			},
+			pvc: "orders-1", wantTo: 60, wantKind: v1alpha1.GrowthPlanned,
+			wantState: v1alpha1.VolumeGrowing, wantReason: "usedPercent 85 >= 80",
+		},
+		{
 			name: "no rule: a tablespace without a rule is never grown",
 			build: func(t *testing.T) Snapshot {
 				return oneInstance(t, 10, 10).volume("orders-1", v1alpha1.RoleTablespace, "idx", 10, 99).
@@ -282,6 +290,14 @@ func TestGates(t *testing.T) {
 			pvc: "orders-1", wantGate: GateCooldown, wantState: v1alpha1.VolumeBlocked, wantReason: "next growth possible after 10:03 UTC (spec.volumes.data.cooldown 5m)",
 		},
 		{
+			name: "cooldown: a fill whose critical threshold is seconds away grows now, as an emergency",
+			build: func(t *testing.T) Snapshot {
+				return oneInstance(t, 85, 10).pvc("orders-1", func(pvc *PVC) { pvc.LastGrowth = testNow.Add(-2 * time.Minute) }).
+					fillingNow("orders-1", "orders-1", 500<<20).build()
+			},
+			pvc: "orders-1", wantTo: 60, wantKind: v1alpha1.GrowthEmergency, wantState: v1alpha1.VolumeGrowing,
+		},
+		{
 			name: "cooldown: emergency growth ignores the policy cooldown",
 			build: func(t *testing.T) Snapshot {
 				return oneInstance(t, 99, 10).pvc("orders-1", func(pvc *PVC) { pvc.LastGrowth = testNow.Add(-2 * time.Minute) }).
@@ -429,6 +445,35 @@ func TestGates(t *testing.T) {
 			wantReason: `planned growth to 60Gi queued until tomorrow 02:00 UTC (maintenance window "0 2 * * *", 2h)`,
 		},
 		{
+			// Issue #21: 95 % is 10 s away at 500 MiB/s, sooner than a
+			// growth lands; a growth decided there would land on a full
+			// volume. Sized as any growth (the latest rate never sizes).
+			name: "window: a queued growth whose critical threshold is seconds away grows now, as an emergency",
+			build: func(t *testing.T) Snapshot {
+				return oneInstance(t, 85, 10).policy(nightlyWindow).fillingNow("orders-1", "orders-1", 500<<20).build()
+			},
+			pvc: "orders-1", wantTo: 60, wantKind: v1alpha1.GrowthEmergency, wantState: v1alpha1.VolumeGrowing,
+		},
+		{
+			name: "window: an observation more than 10 s old anticipates nothing",
+			build: func(t *testing.T) Snapshot {
+				return oneInstance(t, 85, 10).policy(nightlyWindow).fillingNow("orders-1", "orders-1", 500<<20).
+					observedVolume("orders-1", func(v *v1alpha1.ObservedVolume) { v.RecentFillRateBytesPerSecond = 500 << 20 }).
+					observed("orders-1", func(status *v1alpha1.StorageObservationStatus) {
+						at := metav1.NewMicroTime(testNow.Add(-11 * time.Second))
+						status.ObservedAt = &at
+					}).build()
+			},
+			pvc: "orders-1", wantGate: GateWindow, wantState: v1alpha1.VolumeQueued, wantReason: "planned growth to 261Gi queued until",
+		},
+		{
+			name: "window: a critical threshold a minute away waits for the window",
+			build: func(t *testing.T) Snapshot {
+				return oneInstance(t, 85, 10).policy(nightlyWindow).fillingNow("orders-1", "orders-1", 80<<20).build()
+			},
+			pvc: "orders-1", wantGate: GateWindow, wantState: v1alpha1.VolumeQueued, wantReason: "planned growth to 60Gi queued until",
+		},
+		{
 			name: "window: planned growth inside the window grows",
 			build: func(t *testing.T) Snapshot {
 				return oneInstance(t, 85, 10).policy(nightlyWindow).at(time.Date(2026, 5, 2, 3, 59, 0, 0, time.UTC)).build()
@@ -512,6 +557,34 @@ func TestGates(t *testing.T) {
 					policy(func(spec *v1alpha1.StorageAutoscalePolicySpec) { spec.Volumes.Data.Limit = quantityPtr(giQuantity(50)) }).build()
 			},
 			pvc: "orders-1", wantGate: GateInFlight,
+		},
+		{
+			// The broken archive still shows (conditions, alerts); the
+			// emergency would come at 95 % anyway, too late at this rate.
+			name: "WAL safety: a held WAL growth whose critical threshold is seconds away grows now, as an emergency",
+			build: func(t *testing.T) Snapshot {
+				return oneInstance(t, 10, 85).observed("orders-1", failingArchive).fillingNow("orders-1", "orders-1-wal", 100<<20).build()
+			},
+			pvc: "orders-1-wal", wantTo: 12, wantKind: v1alpha1.GrowthEmergency,
+		},
+		{
+			name: "WAL safety: blockEmergencyGrowth holds an imminent critical threshold too",
+			build: func(t *testing.T) Snapshot {
+				return oneInstance(t, 10, 85).observed("orders-1", failingArchive).fillingNow("orders-1", "orders-1-wal", 100<<20).
+					policy(func(spec *v1alpha1.StorageAutoscalePolicySpec) { spec.WALSafety.BlockEmergencyGrowth = true }).build()
+			},
+			pvc: "orders-1-wal", wantGate: GateWALSafety,
+		},
+		{
+			name: "budget: a planned growth out of budget whose critical threshold is seconds away uses the emergency reserve",
+			build: func(t *testing.T) Snapshot {
+				b := oneInstance(t, 85, 10).fillingNow("orders-1", "orders-1", 500<<20)
+				for hours := range 4 {
+					b.budgetAction(time.Duration(hours+1)*time.Hour, v1alpha1.GrowthPlanned, v1alpha1.RoleData, int64(40+hours))
+				}
+				return b.build()
+			},
+			pvc: "orders-1", wantTo: 60, wantKind: v1alpha1.GrowthEmergency,
 		},
 		{
 			name: "gate order: WAL safety is reported before the window",

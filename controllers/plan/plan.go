@@ -160,7 +160,13 @@ func (p *planner) proposeGrowths(groups []*group) {
 				continue
 			}
 			kind := v.trigger.want.kind()
-			if h := p.volumeHold(v, kind); h != nil {
+			h := p.volumeHold(v, kind)
+			if h != nil && v.trigger.imminent != "" && p.volumeHold(v, v1alpha1.GrowthEmergency) == nil {
+				// The cooldown holds planned growth only (criticalImminent).
+				v.trigger.promote()
+				kind, h = v1alpha1.GrowthEmergency, nil
+			}
+			if h != nil {
 				v.held = h
 				p.noteRequeue(h.until)
 				continue
@@ -219,7 +225,11 @@ func (p *planner) decideGrowths(groups []*group) {
 		return cmp.Compare(kindRank(a.kind), kindRank(b.kind))
 	})
 	for _, g := range proposals {
-		if h := p.groupHold(g); h != nil {
+		h := p.groupHold(g)
+		if h != nil && p.promoteImminent(g) {
+			h = nil
+		}
+		if h != nil {
 			for _, driver := range g.drivers {
 				driver.held = h
 			}
@@ -231,6 +241,24 @@ func (p *planner) decideGrowths(groups []*group) {
 		}
 		p.grow(g)
 	}
+}
+
+// promoteImminent lets a planned growth that a role gate holds go as an
+// emergency when a driver's critical threshold is imminent and the gates
+// let an emergency through (criticalImminent).
+func (p *planner) promoteImminent(g *group) bool {
+	if g.kind != v1alpha1.GrowthPlanned || !slices.ContainsFunc(g.drivers, func(v *volume) bool { return v.trigger.imminent != "" }) {
+		return false
+	}
+	g.kind = v1alpha1.GrowthEmergency
+	if p.groupHold(g) != nil {
+		g.kind = v1alpha1.GrowthPlanned
+		return false
+	}
+	for _, driver := range g.drivers {
+		driver.trigger.promote()
+	}
+	return true
 }
 
 func kindRank(kind v1alpha1.GrowthKind) int {

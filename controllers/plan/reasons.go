@@ -37,6 +37,15 @@ func reasonForecast(trigger v1alpha1.Trigger, untilTrigger time.Duration, rateBy
 		trigger.UsedPercent, formatDuration(untilTrigger), formatBytes(saturatingMultiply(rateBytesPerSecond, 3600)), formatDuration(horizon))
 }
 
+func reasonCriticalImminent(critical v1alpha1.CriticalThreshold, untilCritical time.Duration, rateBytesPerSecond int64) string {
+	threshold := fmt.Sprintf("usedPercent %d", critical.UsedPercent)
+	if minFree := bytesOf(critical.MinFree); minFree > 0 {
+		threshold += ", minFree " + formatBytes(minFree)
+	}
+	return fmt.Sprintf("critical (%s) reached in %s at %s/s, sooner than a growth lands (%s)",
+		threshold, formatDuration(untilCritical.Round(100*time.Millisecond)), formatBytes(rateBytesPerSecond), formatDuration(growthReactionAllowance))
+}
+
 func reasonDriver(pvc, fired string, drivers int) string {
 	if drivers > 1 {
 		return fmt.Sprintf("%s on %s (and %d more)", fired, pvc, drivers-1)

@@ -199,3 +199,42 @@ func TestRecentFillRate(t *testing.T) {
 		})
 	}
 }
+
+func TestLatestFillRate(t *testing.T) {
+	// at adds a sample s seconds after t0 with used MiB of a 1 GiB volume.
+	at := func(f *FillRate, seconds float64, usedMiB int64, capacity int64) {
+		f.Add(Sample{At: t0.Add(time.Duration(seconds * float64(time.Second))), UsedBytes: usedMiB << 20, CapacityBytes: capacity})
+	}
+	cases := []struct {
+		name    string
+		samples [][2]float64 // seconds, used MiB, on 1 GiB
+		grownAt float64      // samples from here on are on 2 GiB; 0: none
+		want    float64
+		wantOK  bool
+	}{
+		{name: "two samples are not enough", samples: [][2]float64{{0, 768}, {2, 832}}},
+		{name: "a fill at 32 MiB/s seen over two intervals", samples: [][2]float64{{0, 768}, {2, 768}, {4, 832}, {6, 896}}, want: 32 << 20, wantOK: true},
+		{name: "the slower of the two intervals", samples: [][2]float64{{0, 768}, {2, 788}, {4, 852}}, want: 10 << 20, wantOK: true},
+		{name: "one write between two samples, then nothing, is no rate", samples: [][2]float64{{0, 768}, {2, 768}, {4, 868}, {6, 868}}, want: 0, wantOK: true},
+		{name: "the write just seen is not yet a rate", samples: [][2]float64{{0, 768}, {2, 768}, {4, 868}}, want: 0, wantOK: true},
+		{name: "an emptying volume reads 0", samples: [][2]float64{{0, 868}, {2, 850}, {4, 830}}, want: 0, wantOK: true},
+		{name: "samples across a growth are no rate", samples: [][2]float64{{0, 768}, {2, 832}, {4, 896}}, grownAt: 4},
+		{name: "samples 12 s apart (a paused pod) are no rate", samples: [][2]float64{{0, 768}, {6, 832}, {12, 896}}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			var f FillRate
+			for _, s := range tc.samples {
+				capacity := int64(1 << 30)
+				if tc.grownAt > 0 && s[0] >= tc.grownAt {
+					capacity = 2 << 30
+				}
+				at(&f, s[0], int64(s[1]), capacity)
+			}
+			got, ok := f.LatestBytesPerSecond()
+			if ok != tc.wantOK || math.Abs(got-tc.want) > 0.5 {
+				t.Fatalf("latest %v (%t), want %v (%t)", got, ok, tc.want, tc.wantOK)
+			}
+		})
+	}
+}

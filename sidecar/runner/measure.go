@@ -46,6 +46,7 @@ func (v *Volumes) Measure(now time.Time, out []v1alpha1.ObservedVolume) ([]v1alp
 		s.rate.Add(decide.Sample{At: now, UsedBytes: figures.UsedBytes, CapacityBytes: figures.CapacityBytes})
 		rate, _ := s.rate.BytesPerSecond()
 		recent, _ := s.rate.RecentBytesPerSecond()
+		latest, _ := s.rate.LatestBytesPerSecond()
 		out = append(out, v1alpha1.ObservedVolume{
 			Name:                         s.volume.Name,
 			Role:                         s.volume.Role,
@@ -59,6 +60,7 @@ func (v *Volumes) Measure(now time.Time, out []v1alpha1.ObservedVolume) ([]v1alp
 			InodesFree:                   figures.InodesFree,
 			FillRateBytesPerSecond:       int64(rate),
 			RecentFillRateBytesPerSecond: int64(recent),
+			LatestFillRateBytesPerSecond: int64(latest),
 		})
 	}
 	return out, errors.Join(errs...)
