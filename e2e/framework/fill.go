@@ -220,10 +220,14 @@ func (c *Cluster) writeChunk(ctx context.Context, spec FillSpec, step int) (int6
 		// message repeats one random string: a logical message is stored in
 		// WAL as given (wal_compression compresses full-page images only),
 		// and repeat() costs PostgreSQL far less CPU than 32,768 md5 calls
-		// per MiB, which capped a fill at a few MiB/s on two cores.
+		// per MiB, which capped a fill at a few MiB/s on two cores. No
+		// pg_switch_wal(): a switch every chunk started a new 16 MiB
+		// segment each second, so any rate under 16 MiB/s filled the
+		// volume at 16 (issue #21); segments now end when they are full,
+		// and the volume fills at the rate asked, 16 MiB at a time.
 		sql = fmt.Sprintf("select count(pg_logical_emit_message(false, 'pgstorage-fill', "+
 			"repeat(md5(random()::text || g::text), 32768))) "+
-			"from generate_series(1, %d) g; select pg_switch_wal()", mib)
+			"from generate_series(1, %d) g", mib)
 	default:
 		table := fillTable
 		if spec.Volume != "data" {

@@ -69,7 +69,9 @@ var _ = Describe("failover", Ordered, Label("gate3"), func() {
 		editPolicy(ctx, ns, pg.Name, func(s *v1alpha1.StorageAutoscalePolicySpec) {
 			s.MaintenanceWindows = []v1alpha1.MaintenanceWindow{dailyWindow(time.Now().Add(12*time.Hour), 30*time.Minute)}
 		})
-		fill(ctx, ns, second, "data", 62, 32, true)
+		// Slowly enough that 95 % stays more than 30 s away: a queued growth
+		// whose critical threshold is nearer goes at once, as an emergency.
+		fill(ctx, ns, second, "data", 62, 12, true)
 		Eventually(func(g Gomega) {
 			pending := policy(ctx, g, ns, pg.Name).Status.Pending
 			g.Expect(pending).To(ConsistOf(And(HaveField("Role", v1alpha1.RoleData), HaveField("To", BeComparableTo(resource.MustParse("3Gi"))))))

@@ -58,19 +58,31 @@ var _ = Describe("windows, emergency growth and budgets", Ordered, Label("gate2"
 	})
 
 	It("#9 queues planned growth outside the maintenance window and performs it when the window opens", func(ctx SpecContext) {
-		fill(ctx, ns, primary, "data", 62, 32, true)
+		// Sized from where the volume is (2Gi after #10; 1Gi when #9 runs
+		// alone): the step, pinned at 1Gi.
+		current, _ := pvcSize(ctx, Default, ns, primary)
+		next := current.DeepCopy()
+		next.Add(resource.MustParse("1Gi"))
+		// A queued growth whose critical threshold a fill would reach
+		// sooner than a growth lands goes at once, as an emergency: at
+		// 6 MiB/s per GiB, 95 % stays more than 30 s away from 62 % (70 %,
+		// which #10 needed, would be 13 s away).
+		editPolicy(ctx, ns, pg.Name, func(s *v1alpha1.StorageAutoscalePolicySpec) {
+			s.Volumes.Data.Critical.UsedPercent = 95
+		})
+		fill(ctx, ns, primary, "data", 62, 6*current.Value()>>30, true)
 		Eventually(func(g Gomega) {
 			row := volumeRow(ctx, g, ns, pg.Name, primary)
 			g.Expect(row.State).To(Equal(v1alpha1.VolumeQueued), "%s: %s", row.PVC, row.Reason)
 			g.Expect(row.Gate).To(Equal("MaintenanceWindow"))
-			g.Expect(row.Reason).To(ContainSubstring("planned growth to 3Gi queued until"))
+			g.Expect(row.Reason).To(ContainSubstring("planned growth to " + next.String() + " queued until"))
 			pending := policy(ctx, g, ns, pg.Name).Status.Pending
 			g.Expect(pending).To(ConsistOf(And(
-				HaveField("Role", v1alpha1.RoleData), HaveField("To", BeComparableTo(resource.MustParse("3Gi"))),
+				HaveField("Role", v1alpha1.RoleData), HaveField("To", BeComparableTo(next)),
 				HaveField("NotBefore", Not(BeNil())))))
 			GinkgoWriter.Printf("%s: %s\n", row.PVC, row.Reason)
 		}).WithContext(ctx).WithTimeout(timeout(2 * time.Minute)).WithPolling(2 * time.Second).Should(Succeed())
-		expectUnchanged(ctx, ns, primary, "2Gi", 20*time.Second)
+		expectUnchanged(ctx, ns, primary, current.String(), 20*time.Second)
 
 		opens := time.Now().UTC().Truncate(time.Minute).Add(2 * time.Minute)
 		editPolicy(ctx, ns, pg.Name, func(s *v1alpha1.StorageAutoscalePolicySpec) {
@@ -81,13 +93,13 @@ var _ = Describe("windows, emergency growth and budgets", Ordered, Label("gate2"
 			g.Expect(pending).To(ConsistOf(HaveField("NotBefore.Time", BeTemporally("==", opens))))
 		}).WithContext(ctx).WithTimeout(timeout(time.Minute)).WithPolling(2 * time.Second).Should(Succeed())
 		if closedFor := time.Until(opens) - 5*time.Second; closedFor > 0 {
-			expectUnchanged(ctx, ns, primary, "2Gi", closedFor)
+			expectUnchanged(ctx, ns, primary, current.String(), closedFor)
 		}
 
-		expectGrown(ctx, ns, primary, "data", primary, "3Gi", 3*time.Minute)
+		expectGrown(ctx, ns, primary, "data", primary, next.String(), 3*time.Minute)
 		status := policy(ctx, Default, ns, pg.Name).Status
 		Expect(status.History).To(ContainElement(And(
-			HaveField("Kind", v1alpha1.GrowthPlanned), HaveField("To", BeComparableTo(resource.MustParse("3Gi"))),
+			HaveField("Kind", v1alpha1.GrowthPlanned), HaveField("To", BeComparableTo(next)),
 			HaveField("Time.Time", BeTemporally(">=", opens)),
 		)))
 		Expect(status.Pending).To(BeEmpty())

@@ -131,7 +131,11 @@ var _ = Describe("operations", Ordered, Label("gate3"), func() {
 		})
 
 		By("planned WAL growth is held while archiving fails")
-		fill(ctx, ns, primary, "wal", 62, 16, false)
+		// Slowly enough that 90 % stays more than 30 s away: a held growth
+		// whose critical threshold is nearer goes at once, as an emergency.
+		// At 4 MiB/s a 16 MiB segment starts every 4 s, so no two probe
+		// intervals in a row both see one (the sidecar's latest rate).
+		fill(ctx, ns, primary, "wal", 62, 4, false)
 		Eventually(func(g Gomega) {
 			row := volumeRow(ctx, g, ns, pg.Name, wal)
 			g.Expect(row.State).To(Equal(v1alpha1.VolumeBlocked), "%s: %s", row.PVC, row.Reason)

@@ -63,7 +63,9 @@ var _ = Describe("tablespace and WAL volumes", Ordered, Label("gate1"), func() {
 		// reports ContinuousArchiving=False and keeps the WAL.
 		breakArchive(ctx, pg, primary)
 
-		fill(ctx, ns, primary, "wal", 62, 16, false)
+		// Slowly enough that 95 % stays more than 30 s away: a held growth
+		// whose critical threshold is nearer goes at once, as an emergency.
+		fill(ctx, ns, primary, "wal", 62, 12, false)
 		Eventually(func(g Gomega) {
 			row := volumeRow(ctx, g, ns, pg.Name, wal)
 			g.Expect(row.State).To(Equal(v1alpha1.VolumeBlocked), "%s: %s", row.PVC, row.Reason)
