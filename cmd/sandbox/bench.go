@@ -52,7 +52,7 @@ type benchOptions struct {
 const (
 	runNudge   = "nudge"    // default policy, kubelet nudged
 	runNoNudge = "no-nudge" // nudgeKubelet: false: kubelet's own sync grows the filesystem
-	runWindow  = "window"   // a maintenance window closed all along: emergencies at the critical threshold
+	runWindow  = "window"   // a maintenance window closed all along: emergencies before the critical threshold
 	runRest    = "rest"     // a 3-instance cluster at rest: the sidecars' and the controller's CPU and memory
 	runSurvive = "survive"  // a default policy, data and WAL volumes from 75 %, at each rate: ENOSPC? PostgreSQL up?
 )
@@ -180,7 +180,7 @@ func runTitle(run string) string {
 	case runNoNudge:
 		return "nudgeKubelet: false (trigger 80 %, cooldown 20 s, 1Gi steps)"
 	case runWindow:
-		return "a maintenance window closed all along: emergencies, timed from the critical threshold (90 %)"
+		return "a maintenance window closed all along (trigger 80 %, critical 95 %, cooldown 20 s, 1Gi steps): emergencies, timed from the trigger"
 	default:
 		return "nudgeKubelet: true (trigger 80 %, cooldown 20 s, 1Gi steps)"
 	}
@@ -227,7 +227,11 @@ func benchGrowths(ctx context.Context, kube *framework.Cluster, image string, ou
 	// What the timing starts from, and how full each fill goes.
 	threshold, fillTo := float64(rule.Trigger.UsedPercent), float64(rule.Trigger.UsedPercent)+10
 	if run == runWindow {
-		threshold, fillTo = float64(rule.Critical.UsedPercent), float64(rule.Critical.UsedPercent)+5
+		// Queued planned growth goes as an emergency once the fill's rate
+		// puts the critical threshold nearer than a growth lands, before
+		// the volume reaches it: timed from the trigger too, and filled
+		// until it grows (ENOSPC fails the run).
+		fillTo = 100
 	}
 	primary, cleanup, err := benchCluster(ctx, kube, image, out, ns, 1, policy)
 	defer cleanup()

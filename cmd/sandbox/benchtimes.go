@@ -34,25 +34,29 @@ type filesystemSample struct {
 }
 
 // growthTiming is one growth's chain: the probe's sample that first put the
-// volume over the trigger, the PVC patch, status.capacity, and the
-// filesystem PostgreSQL writes to.
+// volume over the trigger, the sample the growth was decided on (the newest
+// before the patch: the crossing one for a planned growth, a later one for
+// an emergency that waited for the critical threshold), the PVC patch,
+// status.capacity, and the filesystem PostgreSQL writes to.
 type growthTiming struct {
-	from, to                                  int64
-	crossed, patched, provisioned, filesystem time.Time
+	from, to                                           int64
+	crossed, decided, patched, provisioned, filesystem time.Time
 }
 
 // The links of the chain, in the order links returns them.
 var benchLinks = []string{
-	"trigger crossed → PVC patched",
+	"trigger crossed → sample decided on",
+	"sample decided on → PVC patched",
 	"PVC patched → capacity grown",
 	"capacity grown → filesystem grown (df)",
+	"sample decided on → filesystem grown",
 	"trigger crossed → filesystem grown",
 }
 
 func (g growthTiming) links() []time.Duration {
 	return []time.Duration{
-		g.patched.Sub(g.crossed), g.provisioned.Sub(g.patched),
-		g.filesystem.Sub(g.provisioned), g.filesystem.Sub(g.crossed),
+		g.decided.Sub(g.crossed), g.patched.Sub(g.decided), g.provisioned.Sub(g.patched),
+		g.filesystem.Sub(g.provisioned), g.filesystem.Sub(g.decided), g.filesystem.Sub(g.crossed),
 	}
 }
 
@@ -61,7 +65,8 @@ func (g growthTiming) complete() bool { return !g.filesystem.IsZero() && !g.cros
 // growthTimings pairs the samples into growths, in order. A growth is a
 // change of the PVC's request upwards; it crossed the trigger at the
 // first probe sample over trigger taken after the previous growth's
-// filesystem grew (or from the start); it was provisioned at the first
+// filesystem grew (or from the start) and was decided on the newest
+// sample before the patch; it was provisioned at the first
 // sample whose capacity reached the request, and mounted at the first df
 // after the patch that shows a filesystem bigger than before it. A growth
 // the samples do not show to its end is returned incomplete.
@@ -74,9 +79,14 @@ func growthTimings(observations []observationSample, claims []claimSample, files
 		}
 		g := growthTiming{from: claims[i-1].request, to: claims[i].request, patched: claims[i].at}
 		for _, o := range observations {
-			if o.observedAt.After(since) && !o.observedAt.After(g.patched) && o.usedPercent >= trigger {
+			if !o.observedAt.After(since) || o.observedAt.After(g.patched) {
+				continue
+			}
+			if g.crossed.IsZero() && o.usedPercent >= trigger {
 				g.crossed = o.observedAt
-				break
+			}
+			if !g.crossed.IsZero() {
+				g.decided = o.observedAt
 			}
 		}
 		for _, c := range claims[i:] {

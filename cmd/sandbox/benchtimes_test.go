@@ -13,6 +13,7 @@ func TestGrowthTimings(t *testing.T) {
 	observations := []observationSample{
 		{at(0), 50}, {at(2), 79.9}, {at(4), 81}, {at(6), 85}, // growth 1 crosses at 4
 		{at(20), 45}, {at(30), 80}, // growth 2 crosses at 30 (80 is over a trigger of 80)
+		{at(50), 81}, {at(52), 96}, // growth 3 crosses at 50, is decided on 52 (an emergency)
 	}
 	claims := []claimSample{
 		{at(0), gi, gi},
@@ -28,8 +29,8 @@ func TestGrowthTimings(t *testing.T) {
 		t.Fatalf("%d growths, want 3: %+v", len(got), got)
 	}
 	want := [][]time.Duration{
-		{500 * time.Millisecond, 1500 * time.Millisecond, time.Second, 3 * time.Second},
-		{time.Second, 2 * time.Second, 1500 * time.Millisecond, 4500 * time.Millisecond},
+		{0, 500 * time.Millisecond, 1500 * time.Millisecond, time.Second, 3 * time.Second, 3 * time.Second},
+		{0, time.Second, 2 * time.Second, 1500 * time.Millisecond, 4500 * time.Millisecond, 4500 * time.Millisecond},
 	}
 	for i, w := range want {
 		if !got[i].complete() {
@@ -44,6 +45,9 @@ func TestGrowthTimings(t *testing.T) {
 	}
 	if got[2].complete() {
 		t.Errorf("growth 3 complete without a provisioned capacity: %+v", got[2])
+	}
+	if !got[2].crossed.Equal(at(50)) || !got[2].decided.Equal(at(52)) {
+		t.Errorf("growth 3 crossed at %s and was decided on %s, want %s and %s", got[2].crossed, got[2].decided, at(50), at(52))
 	}
 	table := benchTable(got)
 	for _, line := range []string{"| trigger crossed → filesystem grown | 2 | 3.0 s | 4.5 s | 4.5 s | 4.5 s |", "1 growth(s) not seen to the end are left out."} {
