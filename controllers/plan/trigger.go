@@ -144,8 +144,9 @@ func (u usage) currentAt(age time.Duration) usage {
 // reaction. It counts only for a volume over its trigger, on an observation
 // at most imminenceValidity old, and only when a gate holds its planned
 // growth and would let an emergency through (proposeGrowths,
-// decideGrowths): it changes when a growth that is wanted anyway happens,
-// never whether, and a planned growth that goes anyway stays planned.
+// decideGrowths): it moves forward a growth the volume is over its trigger
+// for, as the emergency it is about to become (so the emergency budget pays
+// for it), and a planned growth that goes anyway stays planned.
 func criticalImminent(figures usage, critical v1alpha1.CriticalThreshold) string {
 	rate := max(figures.coverRate(), figures.latestFillRateBytesPerSecond)
 	if !figures.fresh || rate <= 0 {
