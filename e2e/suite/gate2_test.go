@@ -48,9 +48,13 @@ var _ = Describe("windows, emergency growth and budgets", Ordered, Label("gate2"
 		fill(ctx, ns, primary, "data", 72, 32, true)
 		expectGrown(ctx, ns, primary, "data", primary, "2Gi", 3*time.Minute)
 		status := policy(ctx, Default, ns, pg.Name).Status
+		// At 32 MiB/s the growth queued at the trigger goes as soon as the
+		// critical threshold is nearer than a growth lands ("critical
+		// (usedPercent 70) reached in 2.2s at ..."), or at the threshold
+		// itself ("critical usedPercent 70.4 >= 70").
 		Expect(status.History).To(ContainElement(And(
 			HaveField("Role", v1alpha1.RoleData), HaveField("Kind", v1alpha1.GrowthEmergency),
-			HaveField("Trigger", ContainSubstring("critical usedPercent")),
+			HaveField("Trigger", ContainSubstring("critical")),
 			HaveField("To", BeComparableTo(resource.MustParse("2Gi"))),
 		)))
 		Expect(status.Pending).To(BeEmpty())
