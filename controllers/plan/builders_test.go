@@ -172,10 +172,17 @@ func (b *snapshotBuilder) observedVolume(name string, edit func(*v1alpha1.Observ
 // intervals (its latest rate).
 func (b *snapshotBuilder) fillingNow(instance, pvc string, bytesPerSecond int64) *snapshotBuilder {
 	b.t.Helper()
+	return b.observedAgo(instance, time.Second).
+		observedVolume(pvc, func(v *v1alpha1.ObservedVolume) { v.LatestFillRateBytesPerSecond = bytesPerSecond })
+}
+
+// observedAgo dates the observation of instance ago before now.
+func (b *snapshotBuilder) observedAgo(instance string, ago time.Duration) *snapshotBuilder {
+	b.t.Helper()
 	return b.observed(instance, func(status *v1alpha1.StorageObservationStatus) {
-		at := metav1.NewMicroTime(b.snapshot.Now.Add(-time.Second))
+		at := metav1.NewMicroTime(b.snapshot.Now.Add(-ago))
 		status.ObservedAt = &at
-	}).observedVolume(pvc, func(v *v1alpha1.ObservedVolume) { v.LatestFillRateBytesPerSecond = bytesPerSecond })
+	})
 }
 
 func (b *snapshotBuilder) at(now time.Time) *snapshotBuilder {

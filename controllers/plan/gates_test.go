@@ -156,10 +156,7 @@ func TestGates(t *testing.T) {
 		{
 			name: "stale observation: no growth decided on old figures",
 			build: func(t *testing.T) Snapshot {
-				return oneInstance(t, 99, 10).observed("orders-1", func(status *v1alpha1.StorageObservationStatus) {
-					old := metav1.NewMicroTime(testNow.Add(-5 * time.Minute))
-					status.ObservedAt = &old
-				}).build()
+				return oneInstance(t, 99, 10).observedAgo("orders-1", 5*time.Minute).build()
 			},
 			pvc: "orders-1", wantState: v1alpha1.VolumeStale, wantGate: GateObservation, wantReason: "is 5m old (observationMaxAge 3m)",
 		},
@@ -260,10 +257,7 @@ func TestGates(t *testing.T) {
 			name: "cooldown: planned growth waits the policy cooldown",
 			build: func(t *testing.T) Snapshot {
 				return oneInstance(t, 85, 10).pvc("orders-1", func(pvc *PVC) { pvc.LastGrowth = testNow.Add(-2 * time.Minute) }).
-					observed("orders-1", func(status *v1alpha1.StorageObservationStatus) {
-						at := metav1.NewMicroTime(testNow.Add(-10 * time.Second))
-						status.ObservedAt = &at
-					}).build()
+					observedAgo("orders-1", 10*time.Second).build()
 			},
 			pvc: "orders-1", wantGate: GateCooldown, wantState: v1alpha1.VolumeBlocked, wantReason: "next growth possible after 10:03 UTC (spec.volumes.data.cooldown 5m)",
 		},
@@ -301,10 +295,7 @@ func TestGates(t *testing.T) {
 			name: "cooldown: emergency growth ignores the policy cooldown",
 			build: func(t *testing.T) Snapshot {
 				return oneInstance(t, 99, 10).pvc("orders-1", func(pvc *PVC) { pvc.LastGrowth = testNow.Add(-2 * time.Minute) }).
-					observed("orders-1", func(status *v1alpha1.StorageObservationStatus) {
-						at := metav1.NewMicroTime(testNow.Add(-10 * time.Second))
-						status.ObservedAt = &at
-					}).build()
+					observedAgo("orders-1", 10*time.Second).build()
 			},
 			pvc: "orders-1", wantTo: 67, wantKind: v1alpha1.GrowthEmergency, wantState: v1alpha1.VolumeGrowing,
 		},
@@ -459,10 +450,7 @@ func TestGates(t *testing.T) {
 			build: func(t *testing.T) Snapshot {
 				return oneInstance(t, 85, 10).policy(nightlyWindow).fillingNow("orders-1", "orders-1", 500<<20).
 					observedVolume("orders-1", func(v *v1alpha1.ObservedVolume) { v.RecentFillRateBytesPerSecond = 500 << 20 }).
-					observed("orders-1", func(status *v1alpha1.StorageObservationStatus) {
-						at := metav1.NewMicroTime(testNow.Add(-11 * time.Second))
-						status.ObservedAt = &at
-					}).build()
+					observedAgo("orders-1", 11*time.Second).build()
 			},
 			pvc: "orders-1", wantGate: GateWindow, wantState: v1alpha1.VolumeQueued, wantReason: "planned growth to 261Gi queued until",
 		},
