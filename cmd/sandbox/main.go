@@ -12,17 +12,15 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"flag"
 	"fmt"
 	"os"
 	"os/signal"
-	"path/filepath"
-	"strings"
 	"syscall"
 
 	"github.com/pgstorage/cnpg-storage-autoscaler/e2e/sandbox"
+	"github.com/pgstorage/cnpg-storage-autoscaler/internal/repo"
 )
 
 const usage = `usage: sandbox <command>
@@ -117,23 +115,9 @@ func runCommand(ctx context.Context, command, repo string, args []string) error 
 
 // findRepo walks up from the working directory to this module's go.mod.
 func findRepo() (string, error) {
-	dir, err := os.Getwd()
+	dir, err := repo.Root()
 	if err != nil {
-		return "", err
+		return "", fmt.Errorf("%w: run inside it, or pass --repo", err)
 	}
-	for {
-		if f, err := os.Open(filepath.Join(dir, "go.mod")); err == nil {
-			sc := bufio.NewScanner(f)
-			sc.Scan()
-			f.Close()
-			if strings.TrimSpace(sc.Text()) == "module github.com/pgstorage/cnpg-storage-autoscaler" {
-				return dir, nil
-			}
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", fmt.Errorf("run inside the cnpg-storage-autoscaler repository, or pass --repo")
-		}
-		dir = parent
-	}
+	return dir, nil
 }

@@ -7,8 +7,6 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
-	"path/filepath"
-	"runtime"
 	"strconv"
 	"strings"
 	"testing"
@@ -24,6 +22,7 @@ import (
 	"github.com/pgstorage/cnpg-storage-autoscaler/e2e/framework"
 	"github.com/pgstorage/cnpg-storage-autoscaler/e2e/sandbox"
 	"github.com/pgstorage/cnpg-storage-autoscaler/e2e/sandbox/csidriver"
+	"github.com/pgstorage/cnpg-storage-autoscaler/internal/repo"
 )
 
 // These tests bring the sandbox up (or reuse a healthy one), prove that it
@@ -42,9 +41,12 @@ func TestMain(m *testing.M) {
 
 func runWithSandbox(m *testing.M) int {
 	ctx := context.Background()
-	_, file, _, _ := runtime.Caller(0)
-	layout := sandbox.DefaultLayout(filepath.Join(filepath.Dir(file), "..", ".."))
-	var err error
+	root, err := repo.Root()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	layout := sandbox.DefaultLayout(root)
 	if sb, err = sandbox.New(layout, os.Stdout); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1

@@ -12,7 +12,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	goruntime "runtime"
 	"testing"
 	"time"
 
@@ -22,6 +21,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 
 	"github.com/pgstorage/cnpg-storage-autoscaler/internal/kubescheme"
+	"github.com/pgstorage/cnpg-storage-autoscaler/internal/repo"
 )
 
 // KubeVersion is the Kubernetes release the test binaries are built from
@@ -106,11 +106,14 @@ func Main(m *testing.M, env **Env, setup ...func() error) int {
 	return m.Run()
 }
 
-// RepoRoot is the root of this repository, found from this file's path so
-// that tests work from any package directory.
+// RepoRoot is the root of this repository, found from the working
+// directory (a test runs in its package's directory).
 func RepoRoot() string {
-	_, file, _, _ := goruntime.Caller(0)
-	return filepath.Join(filepath.Dir(file), "..", "..")
+	dir, err := repo.Root()
+	if err != nil {
+		panic(err)
+	}
+	return dir
 }
 
 // binaryDir finds etcd and kube-apiserver: KUBEBUILDER_ASSETS when set (the
