@@ -4,11 +4,14 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
+	"time"
 )
 
 // toolSet is one tools module under e2e/tools and the programs it builds.
@@ -64,8 +67,17 @@ func (l Layout) toolsDir(module string) (string, error) {
 }
 
 // buildTools builds every program of every tools module that is not cached
-// yet, through the same script the Makefile uses.
+// yet, through the same script the Makefile uses, two modules at a time: a
+// cold build of one module leaves a core idle while the go command loads its
+// packages and while it links, and the other fills it.
 func (s *Sandbox) buildTools(ctx context.Context) error {
+	const concurrent = 2
+	var (
+		wg   sync.WaitGroup
+		mu   sync.Mutex
+		errs []error
+	)
+	slots := make(chan struct{}, concurrent)
 	for _, set := range toolSets {
 		dir, err := s.layout.toolsDir(set.module)
 		if err != nil {
@@ -80,17 +92,30 @@ func (s *Sandbox) buildTools(ctx context.Context) error {
 		if len(specs) == 0 {
 			continue
 		}
+		slots <- struct{}{}
+		mu.Lock()
 		fmt.Fprintf(s.out, "   building %s from e2e/tools/%s (cold builds take minutes; warm ones seconds)\n",
 			strings.Join(sortedKeys(set.programs), ", "), set.module)
-		cmd := exec.CommandContext(ctx, filepath.Join(s.layout.Repo, "hack", "build-tools.sh"),
-			append([]string{set.module, dir}, specs...)...)
-		cmd.Stdout, cmd.Stderr = s.out, s.out
-		cmd.Env = append(os.Environ(), "BUILD_TAGS="+set.tags)
-		if err := cmd.Run(); err != nil {
-			return fmt.Errorf("build %s: %w", set.module, err)
-		}
+		mu.Unlock()
+		wg.Add(1)
+		go func() {
+			defer func() { <-slots; wg.Done() }()
+			start := time.Now()
+			cmd := exec.CommandContext(ctx, filepath.Join(s.layout.Repo, "hack", "build-tools.sh"),
+				append([]string{set.module, dir}, specs...)...)
+			cmd.Env = append(os.Environ(), "BUILD_TAGS="+set.tags)
+			out, err := cmd.CombinedOutput()
+			mu.Lock()
+			defer mu.Unlock()
+			if err != nil {
+				errs = append(errs, fmt.Errorf("build %s: %w\n%s", set.module, err, lastLines(string(out), 30)))
+				return
+			}
+			fmt.Fprintf(s.out, "   built e2e/tools/%s (%s)\n", set.module, since(start))
+		}()
 	}
-	return nil
+	wg.Wait()
+	return errors.Join(errs...)
 }
 
 // moduleDir is the source directory of a module required by a tools module.

@@ -3,11 +3,14 @@ package sandbox
 import (
 	"bufio"
 	"context"
+	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"runtime"
 	"strings"
+	"sync"
 )
 
 // The sandbox's images. Names live under localhost/ so that nothing ever
@@ -82,28 +85,69 @@ func (s *Sandbox) ensureImages(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if err := os.MkdirAll(s.layout.imageDir(), 0o755); err != nil {
-		return err
-	}
 	for _, img := range images {
-		archive := filepath.Join(s.layout.imageDir(), sanitize(img.key)+".tar")
-		if !exists(archive) {
-			fmt.Fprintf(s.out, "   building image %s\n", img.spec.name)
-			layer := archive + ".layer"
-			if err := img.layer(ctx, layer); err != nil {
-				return fmt.Errorf("image %s: %w", img.spec.name, err)
-			}
-			err := writeImageArchive(archive, layer, img.spec)
-			os.Remove(layer)
-			if err != nil {
-				return fmt.Errorf("image %s: %w", img.spec.name, err)
-			}
+		archive, err := s.buildArchive(ctx, img)
+		if err != nil {
+			return err
 		}
 		if err := s.importImage(ctx, archive); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// buildArchive builds an image's archive unless it is cached, and returns
+// its path.
+func (s *Sandbox) buildArchive(ctx context.Context, img sandboxImage) (string, error) {
+	if err := os.MkdirAll(s.layout.imageDir(), 0o755); err != nil {
+		return "", err
+	}
+	archive := filepath.Join(s.layout.imageDir(), sanitize(img.key)+".tar")
+	if exists(archive) {
+		return archive, nil
+	}
+	fmt.Fprintf(s.out, "   building image %s\n", img.spec.name)
+	layer := archive + ".layer"
+	if err := img.layer(ctx, layer); err != nil {
+		return "", fmt.Errorf("image %s: %w", img.spec.name, err)
+	}
+	err := writeImageArchive(archive, layer, img.spec)
+	os.Remove(layer)
+	if err != nil {
+		return "", fmt.Errorf("image %s: %w", img.spec.name, err)
+	}
+	return archive, nil
+}
+
+// buildToolsBesideThePostgresImage builds the tools and, at the same time,
+// the PostgreSQL image, which needs none of them: debootstrap waits on the
+// Debian mirror and the disk while the compiler wants the CPU.
+func (s *Sandbox) buildToolsBesideThePostgresImage(ctx context.Context) error {
+	out := s.out
+	s.out = &lockedWriter{w: out}
+	defer func() { s.out = out }()
+	image := make(chan error, 1)
+	go func() {
+		version, err := postgresVersion(ctx)
+		if err == nil {
+			_, err = s.buildArchive(ctx, s.postgresImage(version))
+		}
+		image <- err
+	}()
+	return errors.Join(s.buildTools(ctx), <-image)
+}
+
+// lockedWriter serialises the progress lines of work done side by side.
+type lockedWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (l *lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
 }
 
 // pauseLayer compiles Kubernetes' own pause.c, statically.

@@ -88,7 +88,7 @@ func (s *Sandbox) Up(ctx context.Context) error {
 		return err
 	}
 	return runSteps(ctx, s.out, []step{
-		{buildToolsStep, s.buildTools},
+		{buildToolsStep + ", and the PostgreSQL image beside them", s.buildToolsBesideThePostgresImage},
 		{"write certificates and kubeconfigs", func(context.Context) error {
 			if err := writePKI(s.layout); err != nil {
 				return err
