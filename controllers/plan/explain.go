@@ -234,6 +234,9 @@ func (p *planner) observationVerdict(v *volume, path growthPath) GateVerdict {
 }
 
 func inFlightVerdict(v *volume, path growthPath) GateVerdict {
+	if v.unboundHold != nil {
+		return holds(GateInFlight, v.unboundHold)
+	}
 	if v.inFlightHold != nil {
 		return holds(GateInFlight, v.inFlightHold)
 	}

@@ -36,6 +36,9 @@ type volume struct {
 	// expansion is the PVC's reading of the expansion protocol.
 	expansion    Expansion
 	inFlightHold *hold
+	// unboundHold holds a claim that is not bound yet: its spec cannot
+	// change until it is (it reports as the in-flight gate).
+	unboundHold *hold
 	// retry lowers the request of a refused growth (onInfeasible: Retry).
 	retry *Retry
 
@@ -116,6 +119,9 @@ func (p *planner) collectVolumes() {
 		v.provider = resolveProvider(p.spec.Provider, v.class)
 		v.expansion = ReadExpansion(pvc, v.lastGrowth, p.now, p.snapshot.ResizeTimeout.Duration)
 		v.inFlightHold = inFlightHold(v, p.snapshot.ResizeTimeout.Duration)
+		if pvc.Unbound {
+			v.unboundHold = &hold{gate: GateInFlight, reason: reasonUnbound()}
+		}
 		p.planRetry(v)
 		p.observe(v)
 		if v.observed != nil && v.rule != nil {

@@ -184,9 +184,9 @@ func (p *planner) proposeGrowths(groups []*group) {
 }
 
 // volumeHold checks the gates of one PVC that wants to grow, in order:
-// rule, storage class, observation, in flight, limit, cooldown.
+// rule, storage class, observation, unbound or in flight, limit, cooldown.
 func (p *planner) volumeHold(v *volume, kind v1alpha1.GrowthKind) *hold {
-	for _, h := range []*hold{v.ruleHold, v.classHold, v.observationHold, v.inFlightHold} {
+	for _, h := range []*hold{v.ruleHold, v.classHold, v.observationHold, v.unboundHold, v.inFlightHold} {
 		if h != nil {
 			return h
 		}
@@ -202,7 +202,7 @@ func (p *planner) volumeHold(v *volume, kind v1alpha1.GrowthKind) *hold {
 // and no fresh observation; and the policy cooldown is for growths that a
 // measurement asked for.
 func (p *planner) followerHold(v *volume) *hold {
-	for _, h := range []*hold{v.ruleHold, v.classHold, v.inFlightHold} {
+	for _, h := range []*hold{v.ruleHold, v.classHold, v.unboundHold, v.inFlightHold} {
 		if h != nil {
 			return h
 		}

@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	v1alpha1 "github.com/pgstorage/cnpg-storage-autoscaler/apis/v1alpha1"
@@ -56,6 +57,27 @@ func TestSizing(t *testing.T) {
 		}
 		if len(result.NewActions) != 0 {
 			t.Fatalf("a catch-up charged the budget: %+v", result.NewActions)
+		}
+	})
+	t.Run("uniform: a new replica's claim that has not bound yet waits for its volume, then catches up", func(t *testing.T) {
+		// The API server refuses any change to an unbound claim's spec
+		// ("spec is immutable after creation except resources.requests ...
+		// for bound claims"): patching it only fails, as it did on the
+		// sandbox (#23). Binding updates the PVC, which plans again.
+		b := threeInstances(t, 60, []float64{40, 50, 30}, 10, []float64{10, 10, 10}).
+			pvc("orders-3", func(pvc *PVC) { pvc.Request, pvc.Capacity, pvc.Unbound = giQuantity(20), resource.Quantity{}, true })
+		b.snapshot.Observations = b.snapshot.Observations[:2]
+		result := Plan(b.build())
+		if decision := decisionFor(result, "orders-3"); decision != nil {
+			t.Fatalf("orders-3 is not bound, yet: %+v", decision)
+		}
+		row := rowFor(t, result, "orders-3")
+		if row.Gate != GateInFlight || !strings.Contains(row.Reason, "not bound") {
+			t.Fatalf("orders-3: %s %q, want held until it binds", row.Gate, row.Reason)
+		}
+		b.pvc("orders-3", func(pvc *PVC) { pvc.Capacity, pvc.Unbound = giQuantity(20), false })
+		if decision := decisionFor(Plan(b.build()), "orders-3"); decision == nil || !decision.CatchUp || bytesOf(decision.To) != gi(60) {
+			t.Fatalf("orders-3 bound: %+v, want a catch-up to 60Gi", decision)
 		}
 	})
 	t.Run("uniform: a WAL hold holds every instance's WAL volume", func(t *testing.T) {

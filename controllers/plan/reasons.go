@@ -140,6 +140,10 @@ func reasonFilesystemBehind(filesystemBytes, pvcBytes int64) string {
 
 // In flight.
 
+func reasonUnbound() string {
+	return "the PVC is not bound yet (Kubernetes refuses to change a claim before it binds); it is raised when it binds"
+}
+
 func reasonResizeInProgress(requestBytes, capacityBytes int64, status, message string) string {
 	reason := fmt.Sprintf("resize to %s in progress", formatBytes(requestBytes))
 	if capacityBytes > 0 {

@@ -54,6 +54,10 @@ type PVC struct {
 	Request resource.Quantity `json:"request"`
 	// Capacity is status.capacity.storage; zero while the PVC is unbound.
 	Capacity resource.Quantity `json:"capacity,omitzero"`
+	// Unbound: status.phase is not Bound (a new replica's claim waiting for
+	// its volume). The API server refuses any change to the spec of a claim
+	// that is not bound, so it is not grown until it binds.
+	Unbound bool `json:"unbound,omitempty"`
 	// AllocatedResourceStatus is status.allocatedResourceStatuses.storage
 	// (ControllerResizeInProgress, NodeResizePending, ... ), empty when none.
 	AllocatedResourceStatus string `json:"allocatedResourceStatus,omitempty"`

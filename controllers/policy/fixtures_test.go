@@ -160,6 +160,36 @@ func (w *world) createClusterPVC(cluster, name, instance, role string, sizeGi in
 	must(w.t, c.Status().Update(ctx, pvc))
 }
 
+// createPendingPVC creates a CNPG PVC that no volume is bound to yet, as a
+// new replica's claim is until the provisioner has made its volume.
+func (w *world) createPendingPVC(name, instance, role string, sizeGi int64) {
+	w.t.Helper()
+	pvc := &corev1.PersistentVolumeClaim{
+		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: w.namespace, Labels: map[string]string{
+			"cnpg.io/cluster": "orders", "cnpg.io/instanceName": instance, "cnpg.io/pvcRole": role,
+		}},
+		Spec: corev1.PersistentVolumeClaimSpec{
+			AccessModes:      []corev1.PersistentVolumeAccessMode{corev1.ReadWriteOnce},
+			Resources:        corev1.VolumeResourceRequirements{Requests: corev1.ResourceList{corev1.ResourceStorage: gi(sizeGi)}},
+			StorageClassName: ptr.To(w.class),
+		},
+	}
+	must(w.t, env.Client.Create(context.Background(), pvc))
+}
+
+// bind gives a pending PVC the status a controller-manager gives it when
+// its volume is bound.
+func (w *world) bind(name string, sizeGi int64) {
+	w.t.Helper()
+	pvc := w.pvc(name)
+	pvc.Status = corev1.PersistentVolumeClaimStatus{
+		Phase:       corev1.ClaimBound,
+		AccessModes: []corev1.PersistentVolumeAccessMode{corev1.ReadWriteOnce},
+		Capacity:    corev1.ResourceList{corev1.ResourceStorage: gi(sizeGi)},
+	}
+	must(w.t, env.Client.Status().Update(context.Background(), pvc))
+}
+
 // createPolicy creates the policy from YAML (the spec only), as a user would.
 func (w *world) createPolicy(name, specYAML string) *v1alpha1.StorageAutoscalePolicy {
 	w.t.Helper()

@@ -2,6 +2,7 @@ package policy_test
 
 import (
 	"fmt"
+	"strings"
 	"testing"
 
 	"k8s.io/apimachinery/pkg/api/meta"
@@ -111,5 +112,36 @@ func TestObservationsOverTheTriggerGrowEveryPVCOfTheRoleToThePlannedSize(t *test
 		pvcEvents, clusterEvents := w.events("PersistentVolumeClaim", "orders-3"), w.events("Cluster", "orders")
 		return hasEvent(pvcEvents, "Growing", "10Gi -> 12Gi") && hasEvent(clusterEvents, "Growing", "orders-2-wal"),
 			fmt.Sprintf("PVC events %v, cluster events %v", pvcEvents, clusterEvents)
+	})
+}
+
+// A new replica's claim that has not bound yet cannot be changed (the API
+// server refuses: "spec is immutable after creation except
+// resources.requests ... for bound claims"). On the sandbox (#23) the
+// controller patched one anyway and logged an error with a stack trace; it
+// must wait for the claim to bind, say so, and raise it then.
+func TestAClaimIsRaisedToItsRolesSizeOnlyOnceItIsBound(t *testing.T) {
+	clock := newTestClock()
+	w := newWorld(t, clock, worldOptions{instances: 2, dataGi: 10, expandable: true})
+	startController(t, w.namespace, clock, policy.Config{})
+	w.createPendingPVC("orders-3", "orders-3", "PG_DATA", 5)
+	w.createPolicy("orders", threeInstancePolicy)
+	w.observeAll(40, 0)
+	w.waitForStatus("orders", "orders-3 waiting to bind", func(p *v1alpha1.StorageAutoscalePolicy) (bool, string) {
+		row := rowOf(p, "orders-3")
+		if row == nil {
+			return false, "no row for orders-3"
+		}
+		return strings.Contains(row.Reason, "not bound") && conditionIs(p, v1alpha1.ConditionReady, true),
+			fmt.Sprintf("%s %s; %s", row.State, row.Reason, conditionMessage(p, v1alpha1.ConditionReady))
+	})
+	if got := request(w.pvc("orders-3")); got.Cmp(gi(5)) != 0 {
+		t.Fatalf("orders-3 unbound requests %s, want 5Gi as created", got.String())
+	}
+
+	w.bind("orders-3", 5)
+	eventually(t, "orders-3 raised to 10Gi once bound", func() (bool, string) {
+		got := request(w.pvc("orders-3"))
+		return got.Cmp(gi(10)) == 0, got.String()
 	})
 }

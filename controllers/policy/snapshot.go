@@ -281,6 +281,7 @@ func planPVCOf(pvc *corev1.PersistentVolumeClaim) (plan.PVC, bool) {
 		Instance: pvc.Labels[labelInstanceName],
 		Request:  pvc.Spec.Resources.Requests[corev1.ResourceStorage],
 		Capacity: pvc.Status.Capacity[corev1.ResourceStorage],
+		Unbound:  pvc.Status.Phase != corev1.ClaimBound,
 	}
 	if out.Instance == "" {
 		// CNPG names the data PVC after the instance; older PVCs may lack the label.
