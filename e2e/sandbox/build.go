@@ -94,6 +94,12 @@ func (s *Sandbox) buildTools(ctx context.Context) error {
 		}
 		slots <- struct{}{}
 		mu.Lock()
+		if len(errs) > 0 {
+			// One failed: start no other, finish those running.
+			mu.Unlock()
+			<-slots
+			break
+		}
 		fmt.Fprintf(s.out, "   building %s from e2e/tools/%s (cold builds take minutes; warm ones seconds)\n",
 			strings.Join(sortedKeys(set.programs), ", "), set.module)
 		mu.Unlock()
