@@ -140,7 +140,16 @@ func (w *world) createClusterPVC(cluster, name, instance, role string, sizeGi in
 	}
 	must(w.t, c.Create(ctx, pv))
 	w.t.Cleanup(func() { _ = c.Delete(context.Background(), pv) })
-	pvc := &corev1.PersistentVolumeClaim{
+	pvc := w.cnpgPVC(cluster, name, instance, role, sizeGi)
+	pvc.Spec.VolumeName = pv.Name
+	must(w.t, c.Create(ctx, pvc))
+	pvc.Status = boundStatus(sizeGi)
+	must(w.t, c.Status().Update(ctx, pvc))
+}
+
+// cnpgPVC is a PVC as CNPG makes it for an instance of cluster.
+func (w *world) cnpgPVC(cluster, name, instance, role string, sizeGi int64) *corev1.PersistentVolumeClaim {
+	return &corev1.PersistentVolumeClaim{
 		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: w.namespace, Labels: map[string]string{
 			"cnpg.io/cluster": cluster, "cnpg.io/instanceName": instance, "cnpg.io/pvcRole": role,
 		}},
@@ -148,33 +157,24 @@ func (w *world) createClusterPVC(cluster, name, instance, role string, sizeGi in
 			AccessModes:      []corev1.PersistentVolumeAccessMode{corev1.ReadWriteOnce},
 			Resources:        corev1.VolumeResourceRequirements{Requests: corev1.ResourceList{corev1.ResourceStorage: gi(sizeGi)}},
 			StorageClassName: ptr.To(w.class),
-			VolumeName:       pv.Name,
 		},
 	}
-	must(w.t, c.Create(ctx, pvc))
-	pvc.Status = corev1.PersistentVolumeClaimStatus{
+}
+
+// boundStatus is the status a controller-manager gives a bound PVC.
+func boundStatus(sizeGi int64) corev1.PersistentVolumeClaimStatus {
+	return corev1.PersistentVolumeClaimStatus{
 		Phase:       corev1.ClaimBound,
 		AccessModes: []corev1.PersistentVolumeAccessMode{corev1.ReadWriteOnce},
 		Capacity:    corev1.ResourceList{corev1.ResourceStorage: gi(sizeGi)},
 	}
-	must(w.t, c.Status().Update(ctx, pvc))
 }
 
 // createPendingPVC creates a CNPG PVC that no volume is bound to yet, as a
 // new replica's claim is until the provisioner has made its volume.
 func (w *world) createPendingPVC(name, instance, role string, sizeGi int64) {
 	w.t.Helper()
-	pvc := &corev1.PersistentVolumeClaim{
-		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: w.namespace, Labels: map[string]string{
-			"cnpg.io/cluster": "orders", "cnpg.io/instanceName": instance, "cnpg.io/pvcRole": role,
-		}},
-		Spec: corev1.PersistentVolumeClaimSpec{
-			AccessModes:      []corev1.PersistentVolumeAccessMode{corev1.ReadWriteOnce},
-			Resources:        corev1.VolumeResourceRequirements{Requests: corev1.ResourceList{corev1.ResourceStorage: gi(sizeGi)}},
-			StorageClassName: ptr.To(w.class),
-		},
-	}
-	must(w.t, env.Client.Create(context.Background(), pvc))
+	must(w.t, env.Client.Create(context.Background(), w.cnpgPVC("orders", name, instance, role, sizeGi)))
 }
 
 // bind gives a pending PVC the status a controller-manager gives it when
@@ -182,11 +182,7 @@ func (w *world) createPendingPVC(name, instance, role string, sizeGi int64) {
 func (w *world) bind(name string, sizeGi int64) {
 	w.t.Helper()
 	pvc := w.pvc(name)
-	pvc.Status = corev1.PersistentVolumeClaimStatus{
-		Phase:       corev1.ClaimBound,
-		AccessModes: []corev1.PersistentVolumeAccessMode{corev1.ReadWriteOnce},
-		Capacity:    corev1.ResourceList{corev1.ResourceStorage: gi(sizeGi)},
-	}
+	pvc.Status = boundStatus(sizeGi)
 	must(w.t, env.Client.Status().Update(context.Background(), pvc))
 }
 
