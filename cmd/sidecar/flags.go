@@ -63,9 +63,12 @@ func parseFlags(args []string, getenv func(string) string) (config.Sidecar, slog
 	// it is the only role CNPG creates for a probe (member of pg_monitor, never
 	// a superuser), and a --pg-user option would let a pod template quietly
 	// weaken that.
-	duration(&s.Interval, "interval", "PGSTORAGE_INTERVAL", 10*time.Second, "how often PostgreSQL is asked (the disks are measured every --fast-interval)")
+	duration(&s.Interval, "interval", "PGSTORAGE_INTERVAL", 10*time.Second, "how often PostgreSQL is asked (the disks are measured every --disk-interval)")
 	duration(&s.FastInterval, "fast-interval", "PGSTORAGE_FAST_INTERVAL", 2*time.Second,
-		"how often the disks are measured, and PostgreSQL asked while a volume is above 80% used or full within an hour at its fill rate")
+		"how often PostgreSQL is asked while a volume is above 80% used or full within an hour at its fill rate; "+
+			"also the spacing of the samples the sustained fill rates are read from, and the least time between two writes of a moving volume that is not full within a minute")
+	duration(&s.DiskInterval, "disk-interval", "PGSTORAGE_DISK_INTERVAL", 250*time.Millisecond,
+		"how often the disks are measured (statfs); the latest fill rate reads every measurement")
 	duration(&s.Heartbeat, "heartbeat", "PGSTORAGE_HEARTBEAT", 60*time.Second,
 		"write the observation at least this often even when nothing changed")
 	str(&s.MetricsAddr, "metrics-addr", "PGSTORAGE_METRICS_ADDR", ":9188", "listen address of /metrics and /healthz")

@@ -49,7 +49,7 @@ func TestParseFlags(t *testing.T) {
 					t.Errorf("volumes %+v", s.Volumes)
 				}
 				if s.SocketDir != "/controller/run" || s.PGPort != 5432 ||
-					s.Interval != 10*time.Second || s.FastInterval != 2*time.Second || s.Heartbeat != time.Minute || s.MetricsAddr != ":9188" {
+					s.Interval != 10*time.Second || s.FastInterval != 2*time.Second || s.DiskInterval != 250*time.Millisecond || s.Heartbeat != time.Minute || s.MetricsAddr != ":9188" {
 					t.Errorf("defaults %+v", s)
 				}
 			},
@@ -95,6 +95,7 @@ func TestParseFlags(t *testing.T) {
 		{name: "two volumes of one name are refused", env: with("PGSTORAGE_VOLUMES", "name=a,role=data,pvc=p,path=/d;name=a,role=wal,pvc=q,path=/w"), wantErr: `volume name "a" configured twice`},
 		{name: "a bad duration in the environment is named", env: with("PGSTORAGE_HEARTBEAT", "soon"), wantErr: "PGSTORAGE_HEARTBEAT"},
 		{name: "a heartbeat shorter than the interval is refused", env: with("PGSTORAGE_HEARTBEAT", "5s"), wantErr: "--heartbeat"},
+		{name: "a disk interval longer than the fast interval is refused", env: with("PGSTORAGE_DISK_INTERVAL", "3s"), wantErr: "--disk-interval (3s) must be positive and at most --fast-interval (2s)"},
 		{name: "an unknown log level is refused", env: with("PGSTORAGE_LOG_LEVEL", "loud"), wantErr: "--log-level"},
 	}
 	for _, tc := range cases {

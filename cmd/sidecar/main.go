@@ -18,7 +18,8 @@
 //	--socket-dir     PGSTORAGE_SOCKET_DIR  PostgreSQL's socket directory (default /controller/run)
 //	--pg-port        PGSTORAGE_PG_PORT     PostgreSQL's port, names the socket file (default 5432)
 //	--interval       PGSTORAGE_INTERVAL    probe interval (default 10s)
-//	--fast-interval  PGSTORAGE_FAST_INTERVAL  probe interval above 80 % used or full within an hour (default 2s)
+//	--fast-interval  PGSTORAGE_FAST_INTERVAL  PostgreSQL's interval above 80 % used or full within an hour, the fill rates' sample spacing (default 2s)
+//	--disk-interval  PGSTORAGE_DISK_INTERVAL  how often the disks are measured (default 250ms)
 //	--heartbeat      PGSTORAGE_HEARTBEAT   longest time between two writes (default 60s)
 //	--metrics-addr   PGSTORAGE_METRICS_ADDR  address of /metrics and /healthz (default :9188)
 //	--log-level      PGSTORAGE_LOG_LEVEL   debug, info, warn or error (default info)
@@ -59,6 +60,7 @@ import (
 	"time"
 
 	"github.com/pgstorage/cnpg-storage-autoscaler/sidecar/config"
+	"github.com/pgstorage/cnpg-storage-autoscaler/sidecar/decide"
 	"github.com/pgstorage/cnpg-storage-autoscaler/sidecar/metrics"
 	"github.com/pgstorage/cnpg-storage-autoscaler/sidecar/pgstats"
 	"github.com/pgstorage/cnpg-storage-autoscaler/sidecar/report"
@@ -96,19 +98,20 @@ func run(ctx context.Context, s config.Sidecar, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
-	reporter, err := report.New(cfg, report.Identity{PodName: s.PodName, Namespace: s.PodNamespace, PodUID: s.PodUID, Cluster: s.Cluster}, s.Heartbeat)
+	reporter, err := report.New(cfg, report.Identity{PodName: s.PodName, Namespace: s.PodNamespace, PodUID: s.PodUID, Cluster: s.Cluster}, decide.Cadence{Heartbeat: s.Heartbeat, Moves: s.FastInterval})
 	if err != nil {
 		return err
 	}
 	m := metrics.New()
 	r := &runner.Runner{
-		Volumes:      runner.NewVolumes(s.Volumes),
+		Volumes:      runner.NewVolumes(s.Volumes, s.FastInterval),
 		Postgres:     collector,
 		Reporter:     reporter,
 		Metrics:      m,
 		Log:          log,
 		Interval:     s.Interval,
 		FastInterval: s.FastInterval,
+		DiskInterval: s.DiskInterval,
 	}
 	server := &http.Server{
 		Addr:              s.MetricsAddr,

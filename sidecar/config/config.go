@@ -17,8 +17,8 @@ type Sidecar struct {
 	SocketDir string
 	PGPort    int
 
-	Interval, FastInterval, Heartbeat time.Duration
-	MetricsAddr                       string
+	Interval, FastInterval, DiskInterval, Heartbeat time.Duration
+	MetricsAddr                                     string
 }
 
 // Validate names the first missing or impossible setting and its flag.
@@ -42,6 +42,9 @@ func (s Sidecar) Validate() error {
 	}
 	if s.FastInterval <= 0 || s.Interval < s.FastInterval {
 		return fmt.Errorf("--fast-interval (%s) must be positive and at most --interval (%s)", s.FastInterval, s.Interval)
+	}
+	if s.DiskInterval <= 0 || s.FastInterval < s.DiskInterval {
+		return fmt.Errorf("--disk-interval (%s) must be positive and at most --fast-interval (%s)", s.DiskInterval, s.FastInterval)
 	}
 	if s.Heartbeat < s.Interval {
 		return fmt.Errorf("--heartbeat (%s) must be at least --interval (%s)", s.Heartbeat, s.Interval)

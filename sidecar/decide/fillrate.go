@@ -18,6 +18,8 @@ var recentSpans = [...]time.Duration{20 * time.Second, 30 * time.Second, 40 * ti
 const minFillRateSpan = 20 * time.Second
 
 // maxSamples bounds memory: FillRateWindow at the 2 s fast interval is 300.
+// The ring keeps that spacing however often the disks are measured
+// (FillRate.Spacing); only the latest rate reads every measurement.
 const maxSamples = 512
 
 // Sample is one measurement of a volume's used bytes and its size.
@@ -42,17 +44,43 @@ type Sample struct {
 // the planner sees one observation at a time and would need state of its
 // own to compare two windows.
 type FillRate struct {
+	// Spacing is the least time between two samples of the ring the
+	// sustained rates are read from: the sidecar measures the disks more
+	// often than that (the latest rate reads every measurement), but a
+	// 10-minute window at a sub-second spacing would not fit the ring, and
+	// the regressions would cost more than they tell. Zero keeps every sample.
+	Spacing time.Duration
+
 	ring  [maxSamples]Sample
 	first int // index of the oldest sample
 	count int
+
+	// latest holds the newest latestSamples samples, whatever their spacing.
+	latest      [latestSamples]Sample
+	latestCount int
 }
 
-// Add records a sample and forgets those that left the window. A sample
+// Add records a sample and forgets those that left the window; it says
+// whether the ring took it (the sustained rates may have changed). A sample
 // older than the newest (a clock stepped back) restarts the series: mixing
 // the two would invent a trend.
-func (f *FillRate) Add(s Sample) {
-	if f.count > 0 && s.At.Before(f.at(f.count-1).At) {
-		f.count = 0
+func (f *FillRate) Add(s Sample) (ringChanged bool) {
+	if f.latestCount > 0 && s.At.Before(f.latest[f.latestCount-1].At) {
+		f.count, f.latestCount = 0, 0
+	}
+	if f.latestCount == latestSamples {
+		copy(f.latest[:], f.latest[1:])
+		f.latestCount--
+	}
+	f.latest[f.latestCount] = s
+	f.latestCount++
+	// A change of size goes in at once: the rates start a new run there.
+	// A twentieth of the spacing absorbs timer jitter.
+	if f.count > 0 {
+		newest := f.at(f.count - 1)
+		if s.CapacityBytes == newest.CapacityBytes && s.At.Sub(newest.At) < f.Spacing-f.Spacing/20 {
+			return false
+		}
 	}
 	if f.count == maxSamples {
 		f.first = (f.first + 1) % maxSamples
@@ -64,6 +92,7 @@ func (f *FillRate) Add(s Sample) {
 		f.first = (f.first + 1) % maxSamples
 		f.count--
 	}
+	return true
 }
 
 func (f *FillRate) at(i int) Sample { return f.ring[(f.first+i)%maxSamples] }
@@ -111,19 +140,22 @@ func (f *FillRate) RecentBytesPerSecond() (rate float64, ok bool) {
 // samples further apart than this (a pod that paused) are no latest rate.
 const latestMaxSpan = 10 * time.Second
 
+// latestSamples: the latest rate reads the last two intervals.
+const latestSamples = 3
+
 // LatestBytesPerSecond is the rate of the last two intervals between
-// samples (about 4 s at the 2 s fast interval): the lower of their two
-// rates, 0 unless both were filling at today's size. It is what a fill
-// that started seconds ago looks like before any sustained rate exists,
-// and it only ever anticipates a critical threshold, never sizes a growth
-// (issue #21: a 1 GiB volume filling at 32 MiB/s goes from 75 % to full
-// in 8 s). One write between two samples, then nothing, fills one
-// interval only and reads as 0.
+// measurements, whatever the ring's spacing (half a second at the
+// sidecar's 250 ms disk interval): the lower of their two rates, 0 unless
+// both were filling at today's size. It is what a fill that started a
+// moment ago looks like before any sustained rate exists, and it only ever
+// anticipates a threshold, never sizes a growth (issue #21: a 1 GiB volume
+// filling at 100 MiB/s goes from 75 % to full in 2.6 s). One write between
+// two measurements, then nothing, fills one interval only and reads as 0.
 func (f *FillRate) LatestBytesPerSecond() (rate float64, ok bool) {
-	if f.count < 3 {
+	if f.latestCount < latestSamples {
 		return 0, false
 	}
-	oldest, middle, newest := f.at(f.count-3), f.at(f.count-2), f.at(f.count-1)
+	oldest, middle, newest := f.latest[0], f.latest[1], f.latest[2]
 	if oldest.CapacityBytes != newest.CapacityBytes || middle.CapacityBytes != newest.CapacityBytes ||
 		!oldest.At.Before(middle.At) || !middle.At.Before(newest.At) || newest.At.Sub(oldest.At) > latestMaxSpan {
 		return 0, false

@@ -238,3 +238,45 @@ func TestLatestFillRate(t *testing.T) {
 		})
 	}
 }
+
+// TestTheRingKeepsItsSpacingWhileTheLatestRateReadsEveryMeasurement: the
+// sidecar measures the disks every 250 ms (issue #21: at 100 MiB/s a 1 GiB
+// volume moves 20 % between two 2 s probes), but the sustained rates keep
+// reading ten minutes of samples 2 s apart, which a ring of 512 could not
+// hold at 250 ms. The latest rate sees a fill half a second after it starts.
+func TestTheRingKeepsItsSpacingWhileTheLatestRateReadsEveryMeasurement(t *testing.T) {
+	const every = 250 * time.Millisecond
+	f := FillRate{Spacing: 2 * time.Second}
+	taken := 0
+	// Twelve minutes of a steady 1 MiB/s fill on 64 GiB.
+	var at time.Duration
+	for ; at <= 12*time.Minute; at += every {
+		if f.Add(Sample{At: t0.Add(at), UsedBytes: 10<<30 + int64(at.Seconds()*(1<<20)), CapacityBytes: 64 << 30}) {
+			taken++
+		}
+	}
+	if taken < 350 || taken > 365 {
+		t.Fatalf("the ring took %d of %d measurements, want one every 2 s (361)", taken, int(12*time.Minute/every)+1)
+	}
+	if span := f.at(f.count - 1).At.Sub(f.at(0).At); span < FillRateWindow-2*time.Second {
+		t.Fatalf("the ring spans %s, want the whole %s window", span, FillRateWindow)
+	}
+	if rate, ok := f.BytesPerSecond(); !ok || math.Abs(rate-(1<<20)) > 1 {
+		t.Fatalf("ten-minute rate %v (%t), want 1 MiB/s", rate, ok)
+	}
+
+	// Then 100 MiB/s: the latest rate has it after two measurements.
+	used := 10<<30 + int64(at.Seconds()*(1<<20))
+	for i := range 3 {
+		f.Add(Sample{At: t0.Add(at), UsedBytes: used + int64(i)*25<<20, CapacityBytes: 64 << 30})
+		at += every
+	}
+	if rate, ok := f.LatestBytesPerSecond(); !ok || math.Abs(rate-100<<20) > 1 {
+		t.Fatalf("latest rate %v (%t) half a second into a 100 MiB/s fill, want 100 MiB/s", rate, ok)
+	}
+
+	// A growth goes into the ring at once, however soon after its last sample.
+	if !f.Add(Sample{At: t0.Add(at), UsedBytes: used + 75<<20, CapacityBytes: 65 << 30}) || f.at(f.count-1).CapacityBytes != 65<<30 {
+		t.Fatal("a sample at a new size 250 ms after the ring's newest was not taken")
+	}
+}

@@ -56,18 +56,29 @@ func TestShouldWrite(t *testing.T) {
 		{name: "first observation is always written", last: nil, current: status(), want: true, wantReason: "first"},
 		{name: "nothing changed is not written", last: written, current: status(), after: 59 * time.Second},
 		{name: "heartbeat writes an unchanged observation", last: written, current: status(), after: time.Minute, want: true, wantReason: "heartbeat"},
-		{name: "64 MiB moved on a large volume is written", last: written, current: status(used(50*gib + 64<<20)), after: time.Second, want: true, wantReason: "moved"},
-		{name: "just under 64 MiB moved on a large volume is not", last: written, current: status(used(50*gib + 64<<20 - 1)), after: time.Second},
-		{name: "shrinking by 64 MiB is written too", last: written, current: status(used(50*gib - 64<<20)), after: time.Second, want: true, wantReason: "moved"},
+		{name: "64 MiB moved on a large volume is written", last: written, current: status(used(50*gib + 64<<20)), after: 2 * time.Second, want: true, wantReason: "moved"},
+		{name: "just under 64 MiB moved on a large volume is not", last: written, current: status(used(50*gib + 64<<20 - 1)), after: 2 * time.Second},
+		{name: "shrinking by 64 MiB is written too", last: written, current: status(used(50*gib - 64<<20)), after: 2 * time.Second, want: true, wantReason: "moved"},
+		{name: "a move within 2 s of the last write waits", last: written, current: status(used(50*gib + 1<<30)), after: 1750 * time.Millisecond},
+		{
+			name: "a move within 2 s of the last write on a volume full within a minute at its latest rate goes at once",
+			last: written, after: 250 * time.Millisecond, want: true, wantReason: "moved",
+			current: status(used(50*gib+1<<30), func(s *v1alpha1.StorageObservationStatus) { s.Volumes[0].LatestFillRateBytesPerSecond = 1 << 30 }),
+		},
+		{
+			name: "a latest rate that fills the volume in more than a minute does not hurry a move",
+			last: written, after: 250 * time.Millisecond,
+			current: status(used(50*gib+1<<30), func(s *v1alpha1.StorageObservationStatus) { s.Volumes[0].LatestFillRateBytesPerSecond = 100 << 20 }),
+		},
 		{
 			name:    "0.5% of a small volume is written before 64 MiB",
 			last:    &Written{Status: *status(capacity(gib), used(gib/4)), At: t0},
-			current: status(capacity(gib), used(gib/4+gib/200)), after: time.Second, want: true, wantReason: "moved",
+			current: status(capacity(gib), used(gib/4+gib/200)), after: 2 * time.Second, want: true, wantReason: "moved",
 		},
 		{
 			name:    "just under 0.5% of a small volume is not",
 			last:    &Written{Status: *status(capacity(gib), used(gib/4)), At: t0},
-			current: status(capacity(gib), used(gib/4+gib/200-1)), after: time.Second,
+			current: status(capacity(gib), used(gib/4+gib/200-1)), after: 2 * time.Second,
 		},
 		{
 			name: "crossing 55% by a few bytes is written",
@@ -127,7 +138,7 @@ func TestShouldWrite(t *testing.T) {
 			if last != nil && last.At.IsZero() {
 				last = &Written{Status: last.Status, At: t0}
 			}
-			got, reason := ShouldWrite(last, tc.current, t0.Add(tc.after), time.Minute)
+			got, reason := ShouldWrite(last, tc.current, t0.Add(tc.after), Cadence{Heartbeat: time.Minute, Moves: 2 * time.Second})
 			if got != tc.want || !strings.Contains(reason, tc.wantReason) {
 				t.Fatalf("ShouldWrite = %t %q, want %t with a reason containing %q", got, reason, tc.want, tc.wantReason)
 			}

@@ -26,9 +26,9 @@ const (
 // Reporter owns the pod's observation. Not safe for concurrent use: the
 // sidecar's single probe loop calls it.
 type Reporter struct {
-	client    *observations
-	id        Identity
-	heartbeat time.Duration
+	client  *observations
+	id      Identity
+	cadence decide.Cadence
 
 	current *v1alpha1.StorageObservation // as the API server last returned it; nil until created or found
 	last    *decide.Written
@@ -37,18 +37,18 @@ type Reporter struct {
 
 // New returns a Reporter writing through cfg (its timeout bounds every
 // request); it talks to the API server only when Report writes.
-func New(cfg *rest.Config, id Identity, heartbeat time.Duration) (*Reporter, error) {
+func New(cfg *rest.Config, id Identity, cadence decide.Cadence) (*Reporter, error) {
 	c, err := newObservations(cfg)
 	if err != nil {
 		return nil, err
 	}
-	return &Reporter{client: c, id: id, heartbeat: heartbeat}, nil
+	return &Reporter{client: c, id: id, cadence: cadence}, nil
 }
 
 // Report writes status if it is worth writing at now. The reason says why it
 // wrote or why not; err is an API server error after which Report backs off.
 func (r *Reporter) Report(ctx context.Context, status *v1alpha1.StorageObservationStatus, now time.Time) (Outcome, string, error) {
-	write, reason := decide.ShouldWrite(r.last, status, now, r.heartbeat)
+	write, reason := decide.ShouldWrite(r.last, status, now, r.cadence)
 	if !write {
 		return Unchanged, "no meaningful change", nil
 	}

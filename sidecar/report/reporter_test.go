@@ -14,6 +14,7 @@ import (
 
 	"github.com/pgstorage/cnpg-storage-autoscaler/apis/v1alpha1"
 	"github.com/pgstorage/cnpg-storage-autoscaler/internal/testenv"
+	"github.com/pgstorage/cnpg-storage-autoscaler/sidecar/decide"
 	"github.com/pgstorage/cnpg-storage-autoscaler/sidecar/report"
 )
 
@@ -74,7 +75,7 @@ func get(t *testing.T, id report.Identity) *v1alpha1.StorageObservation {
 // through controller-runtime's, an independent path to the same API server.
 func newReporter(t *testing.T, cfg *rest.Config, id report.Identity) *report.Reporter {
 	t.Helper()
-	r, err := report.New(cfg, id, time.Minute)
+	r, err := report.New(cfg, id, decide.Cadence{Heartbeat: time.Minute, Moves: 2 * time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -19,7 +19,7 @@ func BenchmarkProbeCycle(b *testing.B) {
 		{Name: "pgdata", Role: v1alpha1.RoleData, PVC: "orders-1", MountPath: b.TempDir()},
 		{Name: "pg-wal", Role: v1alpha1.RoleWAL, PVC: "orders-1-wal", MountPath: "/"},
 		{Name: "idx", Role: v1alpha1.RoleTablespace, Tablespace: "idx", PVC: "orders-1-tbs-idx", MountPath: "/proc"},
-	})
+	}, 2*time.Second)
 	start := time.Now()
 	// A full window of samples makes the fill-rate regression as costly as it gets.
 	var buffer []v1alpha1.ObservedVolume
@@ -32,14 +32,15 @@ func BenchmarkProbeCycle(b *testing.B) {
 	cpuBefore := processCPU(b)
 	b.ResetTimer()
 	for b.Loop() {
-		now = now.Add(2 * time.Second)
+		// The disk interval: one cycle in eight adds to the rings.
+		now = now.Add(250 * time.Millisecond)
 		var err error
 		buffer, err = volumes.Measure(now, buffer)
 		if err != nil {
 			b.Fatal(err)
 		}
 		status := v1alpha1.StorageObservationStatus{Volumes: buffer}
-		decide.ShouldWrite(last, &status, now, time.Minute)
+		decide.ShouldWrite(last, &status, now, decide.Cadence{Heartbeat: time.Minute, Moves: 2 * time.Second})
 		decide.ProbeInterval(status.Volumes, 10*time.Second, 2*time.Second)
 	}
 	b.StopTimer()

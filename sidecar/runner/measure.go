@@ -14,6 +14,9 @@ import (
 type volumeState struct {
 	volume config.Volume
 	rate   decide.FillRate
+	// sustained and recent are the ring's rates, read again only when the
+	// ring takes a sample (every spacing, not every measurement).
+	sustained, recent float64
 }
 
 // Volumes measures the configured volumes and keeps their fill rates.
@@ -22,11 +25,12 @@ type Volumes struct {
 }
 
 // NewVolumes prepares the volumes in the order given (the observation lists
-// them in that order, so a write compares like with like).
-func NewVolumes(volumes []config.Volume) *Volumes {
+// them in that order, so a write compares like with like); their sustained
+// fill rates read samples spacing apart (decide.FillRate.Spacing).
+func NewVolumes(volumes []config.Volume, spacing time.Duration) *Volumes {
 	v := &Volumes{}
 	for _, vol := range volumes {
-		v.states = append(v.states, &volumeState{volume: vol})
+		v.states = append(v.states, &volumeState{volume: vol, rate: decide.FillRate{Spacing: spacing}})
 	}
 	return v
 }
@@ -43,9 +47,10 @@ func (v *Volumes) Measure(now time.Time, out []v1alpha1.ObservedVolume) ([]v1alp
 			errs = append(errs, err)
 			continue
 		}
-		s.rate.Add(decide.Sample{At: now, UsedBytes: figures.UsedBytes, CapacityBytes: figures.CapacityBytes})
-		rate, _ := s.rate.BytesPerSecond()
-		recent, _ := s.rate.RecentBytesPerSecond()
+		if s.rate.Add(decide.Sample{At: now, UsedBytes: figures.UsedBytes, CapacityBytes: figures.CapacityBytes}) {
+			s.sustained, _ = s.rate.BytesPerSecond()
+			s.recent, _ = s.rate.RecentBytesPerSecond()
+		}
 		latest, _ := s.rate.LatestBytesPerSecond()
 		out = append(out, v1alpha1.ObservedVolume{
 			Name:                         s.volume.Name,
@@ -58,8 +63,8 @@ func (v *Volumes) Measure(now time.Time, out []v1alpha1.ObservedVolume) ([]v1alp
 			AvailableBytes:               figures.AvailableBytes,
 			InodesTotal:                  figures.InodesTotal,
 			InodesFree:                   figures.InodesFree,
-			FillRateBytesPerSecond:       int64(rate),
-			RecentFillRateBytesPerSecond: int64(recent),
+			FillRateBytesPerSecond:       int64(s.sustained),
+			RecentFillRateBytesPerSecond: int64(s.recent),
 			LatestFillRateBytesPerSecond: int64(latest),
 		})
 	}

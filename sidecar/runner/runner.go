@@ -24,7 +24,9 @@ type Runner struct {
 	Metrics  *metrics.Metrics
 	Log      *slog.Logger
 
-	Interval, FastInterval time.Duration
+	// The disks are measured every DiskInterval; PostgreSQL is asked every
+	// Interval, or every FastInterval while decide.ProbeInterval says so.
+	Interval, FastInterval, DiskInterval time.Duration
 
 	lastCycle    atomic.Int64 // unix nanoseconds of the last finished cycle, for /healthz
 	wasReachable *bool
@@ -52,7 +54,7 @@ func (r *Runner) Run(ctx context.Context) {
 }
 
 // Cycle is one probe: measure the disks, ask PostgreSQL when that is due,
-// report; it returns the wait until the next one, always the fast
+// report; it returns the wait until the next one, always the disk
 // interval: the disks are measured that often, PostgreSQL at the interval
 // decide.ProbeInterval picks.
 func (r *Runner) Cycle(ctx context.Context, now time.Time) time.Duration {
@@ -83,7 +85,7 @@ func (r *Runner) Cycle(ctx context.Context, now time.Time) time.Duration {
 		r.Log.Debug("asking PostgreSQL every fast interval", "reason", why)
 	}
 	r.postgresEvery = every
-	return r.FastInterval
+	return r.DiskInterval
 }
 
 func (r *Runner) measure(ctx context.Context, now time.Time) (*v1alpha1.StorageObservationStatus, bool) {
@@ -97,7 +99,7 @@ func (r *Runner) measure(ctx context.Context, now time.Time) (*v1alpha1.StorageO
 	if err != nil {
 		errs = append(errs, err.Error())
 	}
-	if decide.PostgresDue(r.postgresAt, now, r.postgresEvery, r.FastInterval) {
+	if decide.PostgresDue(r.postgresAt, now, r.postgresEvery, r.DiskInterval) {
 		r.postgres, r.postgresAt = r.Postgres.Collect(ctx, now), now
 	}
 	pg := r.postgres
