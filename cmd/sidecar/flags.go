@@ -67,7 +67,7 @@ func parseFlags(args []string, getenv func(string) string) (config.Sidecar, slog
 	duration(&s.FastInterval, "fast-interval", "PGSTORAGE_FAST_INTERVAL", 2*time.Second,
 		"how often PostgreSQL is asked while a volume is above 80% used or full within an hour at its fill rate; "+
 			"also the spacing of the samples the sustained fill rates are read from, and the least time between two writes of a moving volume that is not full within a minute")
-	duration(&s.DiskInterval, "disk-interval", "PGSTORAGE_DISK_INTERVAL", 250*time.Millisecond,
+	duration(&s.DiskInterval, "disk-interval", "PGSTORAGE_DISK_INTERVAL", 100*time.Millisecond,
 		"how often the disks are measured (statfs); the latest fill rate reads every measurement")
 	duration(&s.Heartbeat, "heartbeat", "PGSTORAGE_HEARTBEAT", 60*time.Second,
 		"write the observation at least this often even when nothing changed")

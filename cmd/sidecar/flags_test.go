@@ -49,7 +49,7 @@ func TestParseFlags(t *testing.T) {
 					t.Errorf("volumes %+v", s.Volumes)
 				}
 				if s.SocketDir != "/controller/run" || s.PGPort != 5432 ||
-					s.Interval != 10*time.Second || s.FastInterval != 2*time.Second || s.DiskInterval != 250*time.Millisecond || s.Heartbeat != time.Minute || s.MetricsAddr != ":9188" {
+					s.Interval != 10*time.Second || s.FastInterval != 2*time.Second || s.DiskInterval != 100*time.Millisecond || s.Heartbeat != time.Minute || s.MetricsAddr != ":9188" {
 					t.Errorf("defaults %+v", s)
 				}
 			},

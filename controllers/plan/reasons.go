@@ -37,6 +37,15 @@ func reasonForecast(trigger v1alpha1.Trigger, untilTrigger time.Duration, rateBy
 		trigger.UsedPercent, formatDuration(untilTrigger), formatBytes(saturatingMultiply(rateBytesPerSecond, 3600)), formatDuration(horizon))
 }
 
+func reasonAnticipated(trigger v1alpha1.Trigger, untilTrigger time.Duration, rateBytesPerSecond int64) string {
+	threshold := fmt.Sprintf("usedPercent %d", trigger.UsedPercent)
+	if minFree := bytesOf(trigger.MinFree); minFree > 0 {
+		threshold += ", minFree " + formatBytes(minFree)
+	}
+	return fmt.Sprintf("trigger (%s) reached in %s at %s/s, sooner than a growth lands (%s)",
+		threshold, formatDuration(untilTrigger.Round(100*time.Millisecond)), formatBytes(rateBytesPerSecond), formatDuration(triggerLead))
+}
+
 func reasonCriticalImminent(critical v1alpha1.CriticalThreshold, untilCritical time.Duration, rateBytesPerSecond int64) string {
 	threshold := fmt.Sprintf("usedPercent %d", critical.UsedPercent)
 	if minFree := bytesOf(critical.MinFree); minFree > 0 {

@@ -27,6 +27,12 @@ func filesystem(capacityGi int64, usedPercent float64) usage {
 	return usageOf(&v1alpha1.ObservedVolume{CapacityBytes: capacity, AvailableBytes: available, UsedBytes: capacity - available})
 }
 
+// latestAt gives figures a latest rate observed ago.
+func latestAt(figures usage, bytesPerSecond int64, ago time.Duration) usage {
+	figures.latestFillRateBytesPerSecond = bytesPerSecond
+	return figures.currentAt(ago)
+}
+
 func TestTriggers(t *testing.T) {
 	cases := []struct {
 		name      string
@@ -83,6 +89,29 @@ func TestTriggers(t *testing.T) {
 				figures := filesystem(100, 70)
 				figures.fillRateBytesPerSecond = gi(100)
 				return figures
+			},
+		},
+		{
+			// Issue #21: at 100 MiB/s a 1 GiB volume moves 10 % a second;
+			// a growth decided at 80 % lands at 90-98 %.
+			name: "the latest rate reaching the trigger within 5 s fires planned growth", want: wantPlanned,
+			wantFired: "trigger (usedPercent 80) reached in 300ms at 100Mi/s, sooner than a growth lands (5s)",
+			figures:   func() usage { return latestAt(filesystem(1, 77), 100<<20, 500*time.Millisecond) },
+		},
+		{
+			name: "the latest rate reaching the trigger in more than 5 s does not fire", want: wantNothing,
+			figures: func() usage { return latestAt(filesystem(10, 75), 100<<20, 500*time.Millisecond) },
+		},
+		{
+			name: "a latest rate 4 s old is not projected: the fill has stopped since", want: wantNothing,
+			figures: func() usage { return latestAt(filesystem(1, 79), 100<<20, 4*time.Second) },
+		},
+		{
+			name: "the latest rate anticipates minFree too", want: wantPlanned, wantFired: "minFree 10Gi) reached in 1s",
+			figures: func() usage { return latestAt(filesystem(100, 89), gi(1), time.Second) },
+			rule: func(rule *v1alpha1.VolumePolicy) {
+				rule.Trigger.UsedPercent, rule.Critical.UsedPercent = 99, 99
+				rule.Trigger.MinFree = giQuantity(10)
 			},
 		},
 		{name: "critical usedPercent fires emergency growth", figures: func() usage { return filesystem(100, 95) }, want: wantEmergency, wantFired: "critical usedPercent 95 >= 95"},

@@ -48,7 +48,8 @@ func newFillSimulation(t *testing.T, sizeGi int64, usedPercent float64, probe, r
 	if edit != nil {
 		b.policy(edit)
 	}
-	s := &fillSimulation{snapshot: b.build(), probe: probe, reaction: reaction}
+	// The sidecar's ring keeps samples 2 s apart however often it measures.
+	s := &fillSimulation{snapshot: b.build(), probe: probe, reaction: reaction, rate: decide.FillRate{Spacing: 2 * time.Second}}
 	observed := s.observed()
 	s.writtenBytes = float64(observed.UsedBytes)
 	return s
@@ -239,5 +240,45 @@ func TestAFillWithTheWindowClosedNeverFillsTheVolume(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestAFastFillIsGrownBeforeItLeavesTenPercentFree: a 1 GiB volume at 75 %,
+// calm for a minute, then filled at up to 100 MiB/s, keeps 10 % free under
+// a default policy with the sidecar measuring every 100 ms and a growth
+// landing 1.1 s after its sample (the sandbox's p50, docs/performance.md);
+// with the sandbox's worst reaction (1.8 s), up to 50 MiB/s. Issue #21:
+// with a 2 s probe and the growth decided at the trigger, the 50 MiB/s
+// fill left 5.6 %. The growth is now decided when the latest rate (the
+// last 200 ms) reaches the trigger within 5 s (triggerAnticipated). Not
+// covered, because it does not hold: 75 and 100 MiB/s with a 1.8 s
+// reaction (9.9 % and 4.9 % free): 1.8 s is 14-19 % of the volume at
+// those rates, and the fill is seen at 77-78 %.
+func TestAFastFillIsGrownBeforeItLeavesTenPercentFree(t *testing.T) {
+	for _, reaction := range []time.Duration{1100 * time.Millisecond, 1800 * time.Millisecond} {
+		for _, rateMiB := range []int64{5, 10, 20, 32, 50, 75, 100} {
+			if reaction > 1100*time.Millisecond && rateMiB > 50 {
+				continue
+			}
+			t.Run(fmt.Sprintf("%d MiB/s, reaction %s", rateMiB, reaction), func(t *testing.T) {
+				rate := rateMiB * mebibyte
+				s := newFillSimulation(t, 1, 75, 100*time.Millisecond, reaction, func(spec *v1alpha1.StorageAutoscalePolicySpec) {
+					spec.Volumes.Data.Limit = quantityPtr(quantityOf(100 * tebibyte))
+				})
+				for range int(time.Minute / s.probe) {
+					s.step(0)
+				}
+				for range int(30 * time.Second / s.probe) {
+					s.step(float64(rate) * s.probe.Seconds())
+				}
+				lowest := 1.0
+				for _, free := range s.freeShares {
+					lowest = min(lowest, free)
+				}
+				if lowest < 0.10 {
+					t.Errorf("%.1f %% free, below 10 %%:\n%s", 100*lowest, s.story())
+				}
+			})
+		}
 	}
 }

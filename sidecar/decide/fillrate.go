@@ -144,8 +144,8 @@ const latestMaxSpan = 10 * time.Second
 const latestSamples = 3
 
 // LatestBytesPerSecond is the rate of the last two intervals between
-// measurements, whatever the ring's spacing (half a second at the
-// sidecar's 250 ms disk interval): the lower of their two rates, 0 unless
+// measurements, whatever the ring's spacing (200 ms at the sidecar's
+// 100 ms disk interval): the lower of their two rates, 0 unless
 // both were filling at today's size. It is what a fill that started a
 // moment ago looks like before any sustained rate exists, and it only ever
 // anticipates a threshold, never sizes a growth (issue #21: a 1 GiB volume

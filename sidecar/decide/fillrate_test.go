@@ -240,10 +240,11 @@ func TestLatestFillRate(t *testing.T) {
 }
 
 // TestTheRingKeepsItsSpacingWhileTheLatestRateReadsEveryMeasurement: the
-// sidecar measures the disks every 250 ms (issue #21: at 100 MiB/s a 1 GiB
+// sidecar measures the disks every 100 ms (issue #21: at 100 MiB/s a 1 GiB
 // volume moves 20 % between two 2 s probes), but the sustained rates keep
 // reading ten minutes of samples 2 s apart, which a ring of 512 could not
-// hold at 250 ms. The latest rate sees a fill half a second after it starts.
+// hold at a sub-second spacing. The latest rate sees a fill two
+// measurements after it starts.
 func TestTheRingKeepsItsSpacingWhileTheLatestRateReadsEveryMeasurement(t *testing.T) {
 	const every = 250 * time.Millisecond
 	f := FillRate{Spacing: 2 * time.Second}
