@@ -137,9 +137,12 @@ func (m *Metrics) ObserveProbe(duration time.Duration, volumesOK bool, at time.T
 // CountWrite counts one write attempt by outcome.
 func (m *Metrics) CountWrite(outcome string) { m.writes.WithLabelValues(outcome).Inc() }
 
-// SetStatus mirrors an observation. Slot and tablespace series are rebuilt
-// each time: a dropped slot must not linger as a stale series.
-func (m *Metrics) SetStatus(s *v1alpha1.StorageObservationStatus) {
+// SetStatus mirrors an observation; PostgreSQL's figures only when
+// postgresAsked (they are as they were otherwise). Slot and tablespace
+// series are rebuilt then: a dropped slot must not linger as a stale
+// series. Rebuilding them on every disk measurement, ten a second, would
+// only widen the moment a scrape sees none.
+func (m *Metrics) SetStatus(s *v1alpha1.StorageObservationStatus, postgresAsked bool) {
 	for _, v := range s.Volumes {
 		labels := prometheus.Labels{LabelVolume: v.Name, LabelRole: string(v.Role), LabelPVC: v.PVC}
 		m.capacity.With(labels).Set(float64(v.CapacityBytes))
@@ -148,6 +151,9 @@ func (m *Metrics) SetStatus(s *v1alpha1.StorageObservationStatus) {
 		m.inodesTotal.With(labels).Set(float64(v.InodesTotal))
 		m.inodesFree.With(labels).Set(float64(v.InodesFree))
 		m.fillRate.With(labels).Set(float64(v.FillRateBytesPerSecond))
+	}
+	if !postgresAsked {
+		return
 	}
 	pg := &s.Postgres
 	m.postgresReachable.Set(boolValue(pg.Reachable))

@@ -27,7 +27,7 @@ func TestADroppedSlotLeavesNoStaleSeries(t *testing.T) {
 			Slots:     []v1alpha1.SlotObservation{{Name: "stuck", Type: "physical", RetainedBytes: 4096}},
 		},
 	}
-	m.SetStatus(status)
+	m.SetStatus(status, true)
 	body := scrape(t, m)
 	for _, want := range []string{
 		`pgstorage_sidecar_slot_retained_bytes{active="false",cnpg_managed="false",slot="stuck",type="physical"} 4096`,
@@ -39,8 +39,13 @@ func TestADroppedSlotLeavesNoStaleSeries(t *testing.T) {
 			t.Errorf("scrape lacks %s", want)
 		}
 	}
+	// A disk measurement between two asks of PostgreSQL keeps the slot.
+	m.SetStatus(status, false)
+	if body := scrape(t, m); !strings.Contains(body, `slot="stuck"`) {
+		t.Error("a cycle that did not ask PostgreSQL dropped the slot's series")
+	}
 	status.Postgres.Slots = nil
-	m.SetStatus(status)
+	m.SetStatus(status, true)
 	if body := scrape(t, m); strings.Contains(body, `slot="stuck"`) {
 		t.Error("the dropped slot is still exported")
 	}

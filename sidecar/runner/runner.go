@@ -59,9 +59,9 @@ func (r *Runner) Run(ctx context.Context) {
 // decide.ProbeInterval picks.
 func (r *Runner) Cycle(ctx context.Context, now time.Time) time.Duration {
 	started := time.Now()
-	status, volumesOK := r.measure(ctx, now)
+	status, volumesOK, asked := r.measure(ctx, now)
 	r.Metrics.ObserveProbe(time.Since(started), volumesOK, now)
-	r.Metrics.SetStatus(status)
+	r.Metrics.SetStatus(status, asked)
 	r.logPostgresChange(status)
 
 	outcome, reason, err := r.Reporter.Report(ctx, status, now)
@@ -88,9 +88,11 @@ func (r *Runner) Cycle(ctx context.Context, now time.Time) time.Duration {
 	return r.DiskInterval
 }
 
-func (r *Runner) measure(ctx context.Context, now time.Time) (*v1alpha1.StorageObservationStatus, bool) {
+// measure says whether every volume was measured and whether PostgreSQL
+// was asked this cycle.
+func (r *Runner) measure(ctx context.Context, now time.Time) (status *v1alpha1.StorageObservationStatus, volumesOK, asked bool) {
 	observedAt := metav1.NewMicroTime(now)
-	status := &v1alpha1.StorageObservationStatus{ObservedAt: &observedAt}
+	status = &v1alpha1.StorageObservationStatus{ObservedAt: &observedAt}
 	var errs []string
 	volumes, err := r.Volumes.Measure(now, r.volumesBuffer)
 	r.volumesBuffer = volumes
@@ -99,7 +101,7 @@ func (r *Runner) measure(ctx context.Context, now time.Time) (*v1alpha1.StorageO
 	if err != nil {
 		errs = append(errs, err.Error())
 	}
-	if decide.PostgresDue(r.postgresAt, now, r.postgresEvery, r.DiskInterval) {
+	if asked = decide.PostgresDue(r.postgresAt, now, r.postgresEvery, r.DiskInterval); asked {
 		r.postgres, r.postgresAt = r.Postgres.Collect(ctx, now), now
 	}
 	pg := r.postgres
@@ -108,7 +110,7 @@ func (r *Runner) measure(ctx context.Context, now time.Time) (*v1alpha1.StorageO
 		errs = append(errs, pg.QueryError)
 	}
 	status.Error = strings.Join(errs, "; ")
-	return status, err == nil
+	return status, err == nil, asked
 }
 
 // logPostgresChange logs only transitions: a crash-looping PostgreSQL must

@@ -104,7 +104,7 @@ func exportedFamilies(t *testing.T) map[string]family {
 			Slots:       []v1alpha1.SlotObservation{{Name: "standby", Type: "physical", RetainedBytes: 1}},
 			Tablespaces: []v1alpha1.TablespaceObservation{{Name: "archive", Bytes: 1}},
 		},
-	})
+	}, true)
 	sidecar.ObserveProbe(time.Millisecond, true, time.Now())
 	sidecar.CountWrite("written")
 	recorded := httptest.NewRecorder()
