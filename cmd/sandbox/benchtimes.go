@@ -41,6 +41,10 @@ type filesystemSample struct {
 type growthTiming struct {
 	from, to                                           int64
 	crossed, decided, patched, provisioned, filesystem time.Time
+	// anticipated: decided before any sample was over the trigger (the
+	// latest rate said it was seconds away); crossed is then the sample
+	// it was decided on.
+	anticipated bool
 }
 
 // The links of the chain, in the order links returns them.
@@ -69,7 +73,9 @@ func (g growthTiming) complete() bool { return !g.filesystem.IsZero() && !g.cros
 // sample before the patch; it was provisioned at the first
 // sample whose capacity reached the request, and mounted at the first df
 // after the patch that shows a filesystem bigger than before it. A growth
-// the samples do not show to its end is returned incomplete.
+// decided before any sample was over the trigger is timed from the newest
+// sample before the patch, as both crossing and decision. A growth the
+// samples do not show to its end is returned incomplete.
 func growthTimings(observations []observationSample, claims []claimSample, filesystems []filesystemSample, trigger float64) []growthTiming {
 	var out []growthTiming
 	var since time.Time
@@ -78,6 +84,7 @@ func growthTimings(observations []observationSample, claims []claimSample, files
 			continue
 		}
 		g := growthTiming{from: claims[i-1].request, to: claims[i].request, patched: claims[i].at}
+		var newest time.Time
 		for _, o := range observations {
 			if !o.observedAt.After(since) || o.observedAt.After(g.patched) {
 				continue
@@ -88,6 +95,10 @@ func growthTimings(observations []observationSample, claims []claimSample, files
 			if !g.crossed.IsZero() {
 				g.decided = o.observedAt
 			}
+			newest = o.observedAt
+		}
+		if g.crossed.IsZero() && !newest.IsZero() {
+			g.crossed, g.decided, g.anticipated = newest, newest, true
 		}
 		for _, c := range claims[i:] {
 			if c.capacity >= g.to {
@@ -152,6 +163,16 @@ func benchTable(growths []growthTiming) string {
 		}
 		fmt.Fprintf(&b, "| %s | %d | %s | %s | %s | %s |\n", name, len(d),
 			seconds(percentile(d, 50)), seconds(percentile(d, 90)), seconds(percentile(d, 99)), seconds(percentile(d, 100)))
+	}
+	anticipated := 0
+	for _, g := range complete {
+		if g.anticipated {
+			anticipated++
+		}
+	}
+	if anticipated > 0 {
+		fmt.Fprintf(&b, "\n%d of them were decided before a sample was over the trigger (the latest rate had it within seconds): "+
+			"for those, \"trigger crossed\" is the sample they were decided on.\n", anticipated)
 	}
 	if n := len(growths) - len(complete); n > 0 {
 		fmt.Fprintf(&b, "\n%d growth(s) not seen to the end are left out.\n", n)

@@ -13,24 +13,27 @@ func TestGrowthTimings(t *testing.T) {
 	observations := []observationSample{
 		{at(0), 50}, {at(2), 79.9}, {at(4), 81}, {at(6), 85}, // growth 1 crosses at 4
 		{at(20), 45}, {at(30), 80}, // growth 2 crosses at 30 (80 is over a trigger of 80)
-		{at(50), 81}, {at(52), 96}, // growth 3 crosses at 50, is decided on 52 (an emergency)
+		{at(40), 70}, {at(40.2), 76}, // growth 3 is decided on 40.2, under the trigger (anticipated)
+		{at(50), 81}, {at(52), 96}, // growth 4 crosses at 50, is decided on 52 (an emergency)
 	}
 	claims := []claimSample{
 		{at(0), gi, gi},
 		{at(4.5), 2 * gi, gi}, {at(6), 2 * gi, 2 * gi},
 		{at(31), 3 * gi, 2 * gi}, {at(33), 3 * gi, 3 * gi},
-		{at(60), 4 * gi, 3 * gi}, // growth 3: never provisioned in the samples
+		{at(40.5), 4 * gi, 3 * gi}, {at(41.3), 4 * gi, 4 * gi},
+		{at(60), 5 * gi, 4 * gi}, // growth 4: never provisioned in the samples
 	}
 	filesystems := []filesystemSample{
-		{at(0), gi * 96 / 100}, {at(7), 2 * gi * 96 / 100}, {at(34.5), 3 * gi * 96 / 100},
+		{at(0), gi * 96 / 100}, {at(7), 2 * gi * 96 / 100}, {at(34.5), 3 * gi * 96 / 100}, {at(41.5), 4 * gi * 96 / 100},
 	}
 	got := growthTimings(observations, claims, filesystems, 80)
-	if len(got) != 3 {
-		t.Fatalf("%d growths, want 3: %+v", len(got), got)
+	if len(got) != 4 {
+		t.Fatalf("%d growths, want 4: %+v", len(got), got)
 	}
-	want := [][]time.Duration{
-		{0, 500 * time.Millisecond, 1500 * time.Millisecond, time.Second, 3 * time.Second, 3 * time.Second},
-		{0, time.Second, 2 * time.Second, 1500 * time.Millisecond, 4500 * time.Millisecond, 4500 * time.Millisecond},
+	want := map[int][]time.Duration{
+		0: {0, 500 * time.Millisecond, 1500 * time.Millisecond, time.Second, 3 * time.Second, 3 * time.Second},
+		1: {0, time.Second, 2 * time.Second, 1500 * time.Millisecond, 4500 * time.Millisecond, 4500 * time.Millisecond},
+		2: {0, 300 * time.Millisecond, 800 * time.Millisecond, 200 * time.Millisecond, 1300 * time.Millisecond, 1300 * time.Millisecond},
 	}
 	for i, w := range want {
 		if !got[i].complete() {
@@ -43,14 +46,18 @@ func TestGrowthTimings(t *testing.T) {
 			}
 		}
 	}
-	if got[2].complete() {
-		t.Errorf("growth 3 complete without a provisioned capacity: %+v", got[2])
+	if got[3].complete() {
+		t.Errorf("growth 4 complete without a provisioned capacity: %+v", got[3])
 	}
-	if !got[2].crossed.Equal(at(50)) || !got[2].decided.Equal(at(52)) {
-		t.Errorf("growth 3 crossed at %s and was decided on %s, want %s and %s", got[2].crossed, got[2].decided, at(50), at(52))
+	if !got[3].crossed.Equal(at(50)) || !got[3].decided.Equal(at(52)) {
+		t.Errorf("growth 4 crossed at %s and was decided on %s, want %s and %s", got[3].crossed, got[3].decided, at(50), at(52))
+	}
+	if !got[2].anticipated || got[0].anticipated {
+		t.Errorf("growth 3 anticipated %t, growth 1 %t; want true and false", got[2].anticipated, got[0].anticipated)
 	}
 	table := benchTable(got)
-	for _, line := range []string{"| trigger crossed → filesystem grown | 2 | 3.0 s | 4.5 s | 4.5 s | 4.5 s |", "1 growth(s) not seen to the end are left out."} {
+	for _, line := range []string{"| trigger crossed → filesystem grown | 3 | 3.0 s | 4.5 s | 4.5 s | 4.5 s |", "1 growth(s) not seen to the end are left out.",
+		"1 of them were decided before a sample was over the trigger"} {
 		if !strings.Contains(table, line) {
 			t.Errorf("table lacks %q:\n%s", line, table)
 		}
