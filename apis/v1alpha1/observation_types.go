@@ -87,14 +87,25 @@ type ObservedVolume struct {
 	// +optional
 	RecentFillRateBytesPerSecond int64 `json:"recentFillRateBytesPerSecond,omitempty"`
 	// LatestFillRateBytesPerSecond is the rate of the last two intervals
-	// between disk samples (about 4 s), the lower of the two; 0 unless both
-	// were filling. A fill that started seconds ago shows here first. It
-	// only anticipates a critical threshold: a volume over its trigger whose
-	// planned growth a gate holds (window, cooldown, budget, WAL safety) is
-	// grown as an emergency when, at this rate, the critical threshold is
-	// nearer than a growth takes to land. It never sizes a growth.
+	// between disk measurements (200 ms at the sidecar's 100 ms disk
+	// interval), the lower of the two; 0 unless both were filling. A fill
+	// that started a moment ago shows here first. It only anticipates: a
+	// planned growth is decided when, at this rate, the trigger is seconds
+	// away (projected no further than a few times LatestFillBytes), and a
+	// volume over its trigger whose planned growth a gate holds (window,
+	// cooldown, budget, WAL safety) is grown as an emergency when the
+	// critical threshold is nearer than a growth takes to land. It never
+	// sizes a growth.
 	// +optional
 	LatestFillRateBytesPerSecond int64 `json:"latestFillRateBytesPerSecond,omitempty"`
+	// LatestFillBytes is what the volume has gained since it last stood
+	// still between two disk measurements (0 when it did in the last
+	// interval): how much of a fill the latest rate has actually seen. One
+	// 30 MiB write in a tenth of a second reads as 300 MiB/s; this says it
+	// was 30 MiB.
+	// +optional
+	// +kubebuilder:validation:Minimum=0
+	LatestFillBytes int64 `json:"latestFillBytes,omitempty"`
 }
 
 // PostgresObservation is what PostgreSQL reported.

@@ -36,6 +36,12 @@ const (
 	// prefillRate brings the volume to surviveFrom: chunks small enough
 	// to stop within a few percent of it.
 	prefillRate = 32 << 20
+	// prefillFinish is where the prefill slows to prefillFinishRate: one
+	// 32 MiB chunk a second is a fill the planner anticipates from 96 MiB
+	// below the trigger (three times the chunk), 10 points of 1 GiB, and
+	// the run is about a volume that sits calm at surviveFrom first.
+	prefillFinish     = surviveFrom - 10
+	prefillFinishRate = 4 << 20
 )
 
 // surviveKinds are the volume kinds the run fills: data with raw files of
@@ -104,6 +110,14 @@ func surviveOne(ctx context.Context, kube *framework.Cluster, image string, out 
 		prefill.UntilPercent = surviveFrom - 8
 	}
 	fmt.Fprintf(out, " • bring %s to about %d %%, then %s calm\n", kind, surviveFrom, surviveSettle)
+	if kind == "data" {
+		fast := prefill
+		fast.UntilPercent = prefillFinish
+		if err := kube.Fill(ctx, fast, nil); err != nil {
+			return result, fmt.Errorf("prefill: %w", err)
+		}
+		prefill.RateBytesPerSecond = prefillFinishRate
+	}
 	if err := kube.Fill(ctx, prefill, nil); err != nil {
 		return result, fmt.Errorf("prefill: %w", err)
 	}

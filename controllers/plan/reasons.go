@@ -37,13 +37,13 @@ func reasonForecast(trigger v1alpha1.Trigger, untilTrigger time.Duration, rateBy
 		trigger.UsedPercent, formatDuration(untilTrigger), formatBytes(saturatingMultiply(rateBytesPerSecond, 3600)), formatDuration(horizon))
 }
 
-func reasonAnticipated(trigger v1alpha1.Trigger, untilTrigger time.Duration, rateBytesPerSecond int64) string {
+func reasonAnticipated(trigger v1alpha1.Trigger, untilTrigger time.Duration, rateBytesPerSecond, filledBytes int64) string {
 	threshold := fmt.Sprintf("usedPercent %d", trigger.UsedPercent)
 	if minFree := bytesOf(trigger.MinFree); minFree > 0 {
 		threshold += ", minFree " + formatBytes(minFree)
 	}
-	return fmt.Sprintf("trigger (%s) reached in %s at %s/s, sooner than a growth lands (%s)",
-		threshold, formatDuration(untilTrigger.Round(100*time.Millisecond)), formatBytes(rateBytesPerSecond), formatDuration(triggerLead))
+	return fmt.Sprintf("trigger (%s) reached in %s at %s/s (%s written so far), sooner than a growth lands (%s)",
+		threshold, formatDuration(untilTrigger.Round(100*time.Millisecond)), formatBytes(rateBytesPerSecond), formatBytes(filledBytes), formatDuration(triggerLead))
 }
 
 func reasonCriticalImminent(critical v1alpha1.CriticalThreshold, untilCritical time.Duration, rateBytesPerSecond int64) string {

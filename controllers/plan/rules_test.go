@@ -27,9 +27,10 @@ func filesystem(capacityGi int64, usedPercent float64) usage {
 	return usageOf(&v1alpha1.ObservedVolume{CapacityBytes: capacity, AvailableBytes: available, UsedBytes: capacity - available})
 }
 
-// latestAt gives figures a latest rate observed ago.
-func latestAt(figures usage, bytesPerSecond int64, ago time.Duration) usage {
-	figures.latestFillRateBytesPerSecond = bytesPerSecond
+// latestAt gives figures a latest rate, of a fill that has written
+// filledMiB so far, observed ago.
+func latestAt(figures usage, bytesPerSecond, filledMiB int64, ago time.Duration) usage {
+	figures.latestFillRateBytesPerSecond, figures.latestFillBytes = bytesPerSecond, filledMiB<<20
 	return figures.currentAt(ago)
 }
 
@@ -95,20 +96,26 @@ func TestTriggers(t *testing.T) {
 			// Issue #21: at 100 MiB/s a 1 GiB volume moves 10 % a second;
 			// a growth decided at 80 % lands at 90-98 %.
 			name: "the latest rate reaching the trigger within 5 s fires planned growth", want: wantPlanned,
-			wantFired: "trigger (usedPercent 80) reached in 300ms at 100Mi/s, sooner than a growth lands (5s)",
-			figures:   func() usage { return latestAt(filesystem(1, 77), 100<<20, 500*time.Millisecond) },
+			wantFired: "trigger (usedPercent 80) reached in 300ms at 100Mi/s (20Mi written so far), sooner than a growth lands (5s)",
+			figures:   func() usage { return latestAt(filesystem(1, 77), 100<<20, 20, 500*time.Millisecond) },
 		},
 		{
 			name: "the latest rate reaching the trigger in more than 5 s does not fire", want: wantNothing,
-			figures: func() usage { return latestAt(filesystem(10, 75), 100<<20, 500*time.Millisecond) },
+			figures: func() usage { return latestAt(filesystem(10, 75), 100<<20, 200, 500*time.Millisecond) },
+		},
+		{
+			// 10 % of 1 GiB is 102 MiB, 0.3 s at 300 MiB/s, but more than
+			// three times the 30 MiB written.
+			name: "one write caught between two measurements is projected no further than three times itself", want: wantNothing,
+			figures: func() usage { return latestAt(filesystem(1, 70), 300<<20, 30, 500*time.Millisecond) },
 		},
 		{
 			name: "a latest rate 4 s old is not projected: the fill has stopped since", want: wantNothing,
-			figures: func() usage { return latestAt(filesystem(1, 79), 100<<20, 4*time.Second) },
+			figures: func() usage { return latestAt(filesystem(1, 79), 100<<20, 100, 4*time.Second) },
 		},
 		{
 			name: "the latest rate anticipates minFree too", want: wantPlanned, wantFired: "minFree 10Gi) reached in 1s",
-			figures: func() usage { return latestAt(filesystem(100, 89), gi(1), time.Second) },
+			figures: func() usage { return latestAt(filesystem(100, 89), gi(1), 1024, time.Second) },
 			rule: func(rule *v1alpha1.VolumePolicy) {
 				rule.Trigger.UsedPercent, rule.Critical.UsedPercent = 99, 99
 				rule.Trigger.MinFree = giQuantity(10)

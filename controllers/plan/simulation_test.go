@@ -84,7 +84,7 @@ func (s *fillSimulation) step(writeBytes float64) {
 	observed := s.observed()
 	observed.CapacityBytes, observed.UsedBytes, observed.AvailableBytes = capacity, used, capacity-used
 	observed.FillRateBytesPerSecond, observed.RecentFillRateBytesPerSecond = int64(rate), int64(recent)
-	observed.LatestFillRateBytesPerSecond = int64(latest)
+	observed.LatestFillRateBytesPerSecond, observed.LatestFillBytes = int64(latest), s.rate.LatestFillBytes()
 	observedAt := metav1.NewMicroTime(s.snapshot.Now)
 	s.snapshot.Observations[0].Status.ObservedAt = &observedAt
 

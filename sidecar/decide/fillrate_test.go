@@ -281,3 +281,38 @@ func TestTheRingKeepsItsSpacingWhileTheLatestRateReadsEveryMeasurement(t *testin
 		t.Fatal("a sample at a new size 250 ms after the ring's newest was not taken")
 	}
 }
+
+// TestLatestFillBytes: what the latest rate has actually seen of a fill,
+// which bounds how far the planner projects it.
+func TestLatestFillBytes(t *testing.T) {
+	cases := []struct {
+		name string
+		used []int64 // MiB, one measurement every 100 ms on 1 GiB
+		// grownAt: from this measurement on the volume is 2 GiB; 0: never.
+		grownAt int
+		want    int64 // MiB
+	}{
+		{name: "a calm volume", used: []int64{700, 700, 700}, want: 0},
+		{name: "a fill since the second measurement", used: []int64{700, 700, 710, 720, 730}, want: 30},
+		{name: "one write between two measurements", used: []int64{700, 700, 730}, want: 30},
+		{name: "a pause ends the run", used: []int64{700, 710, 720, 720}, want: 0},
+		{name: "a fill after a pause counts from the pause", used: []int64{700, 710, 710, 715, 725}, want: 15},
+		{name: "an emptying measurement ends the run", used: []int64{700, 710, 705, 706}, want: 1},
+		{name: "a growth ends the run", used: []int64{700, 710, 720, 730, 740}, grownAt: 3, want: 10},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			f := FillRate{Spacing: 2 * time.Second}
+			for i, used := range tc.used {
+				capacity := int64(1 << 30)
+				if tc.grownAt > 0 && i >= tc.grownAt {
+					capacity = 2 << 30
+				}
+				f.Add(Sample{At: t0.Add(time.Duration(i) * 100 * time.Millisecond), UsedBytes: used << 20, CapacityBytes: capacity})
+			}
+			if got := f.LatestFillBytes(); got != tc.want<<20 {
+				t.Fatalf("latest fill %d MiB, want %d MiB", got>>20, tc.want)
+			}
+		})
+	}
+}

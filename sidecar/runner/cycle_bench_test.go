@@ -32,8 +32,8 @@ func BenchmarkProbeCycle(b *testing.B) {
 	cpuBefore := processCPU(b)
 	b.ResetTimer()
 	for b.Loop() {
-		// The disk interval: one cycle in eight adds to the rings.
-		now = now.Add(250 * time.Millisecond)
+		// The disk interval: one cycle in twenty adds to the rings.
+		now = now.Add(100 * time.Millisecond)
 		var err error
 		buffer, err = volumes.Measure(now, buffer)
 		if err != nil {

@@ -66,6 +66,7 @@ func (v *Volumes) Measure(now time.Time, out []v1alpha1.ObservedVolume) ([]v1alp
 			FillRateBytesPerSecond:       int64(s.sustained),
 			RecentFillRateBytesPerSecond: int64(s.recent),
 			LatestFillRateBytesPerSecond: int64(latest),
+			LatestFillBytes:              s.rate.LatestFillBytes(),
 		})
 	}
 	return out, errors.Join(errs...)
