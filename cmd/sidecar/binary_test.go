@@ -236,3 +236,40 @@ func BenchmarkSteadyRSS(b *testing.B) {
 	<-s.exited
 	b.ReportMetric(float64(time.Since(sent).Milliseconds()), "SIGTERM-exit-ms")
 }
+
+// BenchmarkCPUAtRest runs the binary at the default intervals for 30 s,
+// nothing moving on its volume and PostgreSQL down, and reports the CPU it
+// used (user + system, from /proc) in millicores, per disk interval: the
+// cost of measuring the disks ten times a second (issue #21).
+func BenchmarkCPUAtRest(b *testing.B) {
+	for _, every := range []string{"100ms", "2s"} {
+		b.Run("disk-interval="+every, func(b *testing.B) {
+			s := startSidecar(b, "--interval", "10s", "--fast-interval", "2s", "--heartbeat", "60s", "--disk-interval", every)
+			s.observation(b)
+			time.Sleep(5 * time.Second)
+			before := processTicks(b, s.cmd.Process.Pid)
+			const span = 30 * time.Second
+			time.Sleep(span)
+			used := processTicks(b, s.cmd.Process.Pid) - before
+			// Linux counts CPU time in clock ticks of 1/100 s (USER_HZ).
+			b.ReportMetric(float64(used)*10/span.Seconds(), "millicores")
+		})
+	}
+}
+
+// processTicks is a process's user + system CPU time in clock ticks.
+func processTicks(b *testing.B, pid int) int64 {
+	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		b.Fatal(err)
+	}
+	// The command name (field 2) may hold spaces; the fields after its ')'
+	// start with field 3, so utime (14) and stime (15) are the 12th and 13th.
+	fields := strings.Fields(string(stat[strings.LastIndexByte(string(stat), ')')+1:]))
+	utime, err1 := strconv.ParseInt(fields[11], 10, 64)
+	stime, err2 := strconv.ParseInt(fields[12], 10, 64)
+	if err1 != nil || err2 != nil {
+		b.Fatalf("parse %s: %v %v", stat, err1, err2)
+	}
+	return utime + stime
+}

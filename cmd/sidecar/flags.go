@@ -68,7 +68,8 @@ func parseFlags(args []string, getenv func(string) string) (config.Sidecar, slog
 		"how often PostgreSQL is asked while a volume is above 80% used or full within an hour at its fill rate; "+
 			"also the spacing of the samples the sustained fill rates are read from, and the least time between two writes of a moving volume that is not full within a minute")
 	duration(&s.DiskInterval, "disk-interval", "PGSTORAGE_DISK_INTERVAL", 100*time.Millisecond,
-		"how often the disks are measured (statfs); the latest fill rate reads every measurement")
+		"how often the disks are measured (statfs) while a volume has less than 6000 MiB free or its latest rate fills it within a minute "+
+			"(every --fast-interval otherwise); the latest fill rate reads every measurement")
 	duration(&s.Heartbeat, "heartbeat", "PGSTORAGE_HEARTBEAT", 60*time.Second,
 		"write the observation at least this often even when nothing changed")
 	str(&s.MetricsAddr, "metrics-addr", "PGSTORAGE_METRICS_ADDR", ":9188", "listen address of /metrics and /healthz")

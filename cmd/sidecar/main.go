@@ -19,7 +19,7 @@
 //	--pg-port        PGSTORAGE_PG_PORT     PostgreSQL's port, names the socket file (default 5432)
 //	--interval       PGSTORAGE_INTERVAL    probe interval (default 10s)
 //	--fast-interval  PGSTORAGE_FAST_INTERVAL  PostgreSQL's interval above 80 % used or full within an hour, the fill rates' sample spacing (default 2s)
-//	--disk-interval  PGSTORAGE_DISK_INTERVAL  how often the disks are measured (default 100ms)
+//	--disk-interval  PGSTORAGE_DISK_INTERVAL  the disks' interval near full (default 100ms)
 //	--heartbeat      PGSTORAGE_HEARTBEAT   longest time between two writes (default 60s)
 //	--metrics-addr   PGSTORAGE_METRICS_ADDR  address of /metrics and /healthz (default :9188)
 //	--log-level      PGSTORAGE_LOG_LEVEL   debug, info, warn or error (default info)

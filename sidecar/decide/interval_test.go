@@ -66,3 +66,31 @@ func TestPostgresDue(t *testing.T) {
 		})
 	}
 }
+
+// TestDiskInterval: ten measurements a second only where a fast fill
+// threatens a volume (issue #21); the rest pay the 2 s cadence.
+func TestDiskInterval(t *testing.T) {
+	const disk, fast = 100 * time.Millisecond, 2 * time.Second
+	volume := func(availableMiB, latestMiBPerSecond int64) v1alpha1.ObservedVolume {
+		return v1alpha1.ObservedVolume{Name: "pgdata", CapacityBytes: 1 << 40, AvailableBytes: availableMiB << 20, LatestFillRateBytesPerSecond: latestMiBPerSecond << 20}
+	}
+	cases := []struct {
+		name    string
+		volumes []v1alpha1.ObservedVolume
+		want    time.Duration
+	}{
+		{name: "a calm volume with 10 GiB free", volumes: []v1alpha1.ObservedVolume{volume(10240, 0)}, want: fast},
+		{name: "a 1 GiB volume, 256 MiB free", volumes: []v1alpha1.ObservedVolume{volume(10240, 0), volume(256, 0)}, want: disk},
+		{name: "just under 6000 MiB free", volumes: []v1alpha1.ObservedVolume{volume(5999, 0)}, want: disk},
+		{name: "10 GiB free, filled within a minute at its latest rate", volumes: []v1alpha1.ObservedVolume{volume(10240, 200)}, want: disk},
+		{name: "10 GiB free, filled in more than a minute", volumes: []v1alpha1.ObservedVolume{volume(10240, 100)}, want: fast},
+		{name: "no volume measured", want: fast},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := DiskInterval(tc.volumes, disk, fast); got != tc.want {
+				t.Fatalf("DiskInterval = %s, want %s", got, tc.want)
+			}
+		})
+	}
+}

@@ -24,8 +24,10 @@ type Runner struct {
 	Metrics  *metrics.Metrics
 	Log      *slog.Logger
 
-	// The disks are measured every DiskInterval; PostgreSQL is asked every
-	// Interval, or every FastInterval while decide.ProbeInterval says so.
+	// The disks are measured every DiskInterval while a volume is close
+	// to full, every FastInterval otherwise (decide.DiskInterval);
+	// PostgreSQL is asked every Interval, or every FastInterval while
+	// decide.ProbeInterval says so.
 	Interval, FastInterval, DiskInterval time.Duration
 
 	lastCycle    atomic.Int64 // unix nanoseconds of the last finished cycle, for /healthz
@@ -37,6 +39,8 @@ type Runner struct {
 	postgresEvery time.Duration
 	lastOutcome   report.Outcome
 	volumesBuffer []v1alpha1.ObservedVolume
+	// tick is the wait Cycle returned last (decide.DiskInterval).
+	tick time.Duration
 }
 
 // Run probes until ctx ends. It never returns early on an error.
@@ -54,9 +58,9 @@ func (r *Runner) Run(ctx context.Context) {
 }
 
 // Cycle is one probe: measure the disks, ask PostgreSQL when that is due,
-// report; it returns the wait until the next one, always the disk
-// interval: the disks are measured that often, PostgreSQL at the interval
-// decide.ProbeInterval picks.
+// report; it returns the wait until the next one, the interval
+// decide.DiskInterval picks: the disks are measured that often, PostgreSQL
+// at the interval decide.ProbeInterval picks.
 func (r *Runner) Cycle(ctx context.Context, now time.Time) time.Duration {
 	started := time.Now()
 	status, volumesOK, asked := r.measure(ctx, now)
@@ -85,7 +89,8 @@ func (r *Runner) Cycle(ctx context.Context, now time.Time) time.Duration {
 		r.Log.Debug("asking PostgreSQL every fast interval", "reason", why)
 	}
 	r.postgresEvery = every
-	return r.DiskInterval
+	r.tick = decide.DiskInterval(status.Volumes, r.DiskInterval, r.FastInterval)
+	return r.tick
 }
 
 // measure says whether every volume was measured and whether PostgreSQL
@@ -101,7 +106,7 @@ func (r *Runner) measure(ctx context.Context, now time.Time) (status *v1alpha1.S
 	if err != nil {
 		errs = append(errs, err.Error())
 	}
-	if asked = decide.PostgresDue(r.postgresAt, now, r.postgresEvery, r.DiskInterval); asked {
+	if asked = decide.PostgresDue(r.postgresAt, now, r.postgresEvery, max(r.tick, r.DiskInterval)); asked {
 		r.postgres, r.postgresAt = r.Postgres.Collect(ctx, now), now
 	}
 	pg := r.postgres
