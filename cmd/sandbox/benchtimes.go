@@ -145,15 +145,22 @@ func percentile(durations []time.Duration, p float64) time.Duration {
 	return sorted[min(max(rank, 1), len(sorted))-1]
 }
 
-// benchTable is the markdown table of one run: per link of the chain, the
-// number of growths, p50, p90, p99 and the worst.
-func benchTable(growths []growthTiming) string {
+// completeGrowths are the growths seen from the trigger to a larger
+// filesystem: only those are timed.
+func completeGrowths(growths []growthTiming) []growthTiming {
 	var complete []growthTiming
 	for _, g := range growths {
 		if g.complete() {
 			complete = append(complete, g)
 		}
 	}
+	return complete
+}
+
+// benchTable is the markdown table of one run: per link of the chain, the
+// number of growths, p50, p90, p99 and the worst.
+func benchTable(growths []growthTiming) string {
+	complete := completeGrowths(growths)
 	var b strings.Builder
 	fmt.Fprintf(&b, "| link | growths | p50 | p90 | p99 | worst |\n| --- | ---: | ---: | ---: | ---: | ---: |\n")
 	for i, name := range benchLinks {
