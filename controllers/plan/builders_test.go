@@ -168,12 +168,14 @@ func (b *snapshotBuilder) observedVolume(name string, edit func(*v1alpha1.Observ
 }
 
 // fillingNow makes the observation of pvc's instance a second old, with
-// pvc filling at bytesPerSecond over the sidecar's last two probe
-// intervals (its latest rate).
+// pvc filling at bytesPerSecond over the sidecar's last two measurements
+// (its latest rate), a fill that has gone on for a minute.
 func (b *snapshotBuilder) fillingNow(instance, pvc string, bytesPerSecond int64) *snapshotBuilder {
 	b.t.Helper()
 	return b.observedAgo(instance, time.Second).
-		observedVolume(pvc, func(v *v1alpha1.ObservedVolume) { v.LatestFillRateBytesPerSecond = bytesPerSecond })
+		observedVolume(pvc, func(v *v1alpha1.ObservedVolume) {
+			v.LatestFillRateBytesPerSecond, v.LatestFillBytes = bytesPerSecond, 60*bytesPerSecond
+		})
 }
 
 // observedAgo dates the observation of instance ago before now.

@@ -176,6 +176,66 @@ func TestTriggers(t *testing.T) {
 	}
 }
 
+// TestCriticalImminent: a held growth goes as an emergency when the
+// critical threshold is nearer than a growth lands (30 s), at the cover rate
+// or at the latest rate, and the latest rate, 200 ms of evidence, is
+// projected no further than three times what its fill has written (issue
+// #21's E2E #7: a WAL fill at 12 MiB/s, written a second's worth at a time,
+// read as 37.5 MiB/s and grew a WAL volume whose archive was failing at
+// 55.6 %, past the WAL safety gate, as an emergency 20 s from 95 %).
+func TestCriticalImminent(t *testing.T) {
+	critical := defaultRule(t, nil).Critical // 95 %
+	cases := []struct {
+		name    string
+		figures usage
+		want    string
+	}{
+		{
+			name:    "the latest rate of a long fill 20 s from the critical threshold",
+			figures: latestAt(filesystem(2, 60), 36<<20, 2048, time.Second),
+			want:    "critical (usedPercent 95) reached in 19.9s at 36Mi/s",
+		},
+		{
+			name:    "the latest rate of a burst that has written 32 MiB is not projected 717 MiB",
+			figures: latestAt(filesystem(2, 60), 36<<20, 32, time.Second),
+		},
+		{
+			name:    "the latest rate of a burst projects three times what it wrote",
+			figures: latestAt(filesystem(1, 90), 300<<20, 20, time.Second),
+			want:    "critical (usedPercent 95) reached in 200ms at 300Mi/s",
+		},
+		{
+			name: "the cover rate, sustained over 20 s, projects as far as it takes",
+			figures: func() usage {
+				figures := filesystem(2, 60).currentAt(time.Second)
+				figures.recentFillRateBytesPerSecond = 36 << 20
+				return figures
+			}(),
+			want: "critical (usedPercent 95) reached in 19.9s at 36Mi/s",
+		},
+		{
+			name: "a sustained fill a minute from the critical threshold waits for it",
+			figures: func() usage {
+				figures := filesystem(2, 60).currentAt(time.Second)
+				figures.recentFillRateBytesPerSecond = 12 << 20
+				return figures
+			}(),
+		},
+		{
+			name:    "an observation 11 s old says nothing of what the volume does now",
+			figures: latestAt(filesystem(1, 90), 300<<20, 1024, 11*time.Second),
+		},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			got := criticalImminent(c.figures, critical)
+			if (got == "") != (c.want == "") || !strings.Contains(got, c.want) {
+				t.Fatalf("criticalImminent = %q, want %q", got, c.want)
+			}
+		})
+	}
+}
+
 func TestTargetSize(t *testing.T) {
 	generic := providerProfile{name: v1alpha1.ProviderGeneric}
 	azureTiered := resolveProvider(v1alpha1.ProviderAzureDisk, &StorageClass{Parameters: map[string]string{"skuName": "Premium_LRS"}})
