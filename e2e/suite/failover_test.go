@@ -47,16 +47,18 @@ var _ = Describe("failover", Ordered, Label("gate3"), func() {
 
 		By("a switchover while the data role's growth is in flight")
 		// The storage takes 8 s (under the resizer's 10 s timeout) to grow each data volume: the growth is in
-		// flight (request 2Gi, capacity 1Gi) when CNPG switches over.
+		// flight (request 2Gi, capacity 1Gi) when CNPG switches over. At 32 MiB/s the growth may be decided
+		// before the trigger (its latest rate reaches it within 5 s), so the volume is watched while it fills.
 		for _, pvc := range []string{first, second} {
 			annotatePVC(ctx, ns, pvc, "sandbox.pgstorage.io/resize-latency", "8s")
 		}
-		fill(ctx, ns, first, "data", 62, 32, true)
+		stopFill := fillBehind(ctx, ns, first, "data", 62, 32, true)
 		Eventually(func(g Gomega) {
 			request, capacity := pvcSize(ctx, g, ns, second)
 			g.Expect(request.String()).To(Equal("2Gi"))
 			g.Expect(capacity.String()).To(Equal("1Gi"), "the growth was not in flight")
 		}).WithContext(ctx).WithTimeout(timeout(2 * time.Minute)).WithPolling(time.Second).Should(Succeed())
+		stopFill()
 		promote(ctx, pg, second)
 		waitPrimary(ctx, pg, second)
 		for _, pvc := range []string{first, second} {

@@ -224,6 +224,29 @@ func fill(ctx context.Context, ns, pod, volume string, percent float64, rateMiB 
 	}, GinkgoWriter)).To(Succeed())
 }
 
+// fillBehind starts fill in the background and returns what stops it: a
+// spec that must watch the volume while it fills (a growth in flight, 8 s
+// long, that a growth decided before the trigger, at the fill's latest
+// rate, may begin and end before a blocking fill returns). stop cancels a
+// fill still going and waits for it; only an error of a fill it did not
+// cancel fails the spec.
+func fillBehind(ctx context.Context, ns, pod, volume string, percent float64, rateMiB int64, raw bool) (stop func()) {
+	fillCtx, cancel := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() {
+		defer GinkgoRecover()
+		done <- kube.Fill(fillCtx, framework.FillSpec{
+			Namespace: ns, Pod: pod, Volume: volume, RateBytesPerSecond: rateMiB << 20, UntilPercent: percent,
+			Raw: raw, StopWhenGrown: true,
+		}, GinkgoWriter)
+	}()
+	return func() {
+		cancel()
+		err := <-done
+		Expect(err == nil || fillCtx.Err() != nil).To(BeTrue(), "fill %s of %s: %v", volume, pod, err)
+	}
+}
+
 // managedCluster makes a namespace with a CNPG Cluster of spec (1Gi data and
 // WAL unless spec says otherwise) and its policy, and waits until the
 // Cluster is ready. The policy exists before CNPG creates the first
