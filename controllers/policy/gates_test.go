@@ -156,12 +156,14 @@ func TestALimitReachedIsReported(t *testing.T) {
 	startController(t, w.namespace, clock, policy.Config{})
 	w.createPolicy("orders", "clusterRef: {name: orders}\nvolumes:\n  data: {limit: 10Gi}\n  wal: {limit: 10Gi}\n")
 	w.observeAll(90, 10)
-	p := w.waitForStatus("orders", "LimitReached", func(p *v1alpha1.StorageAutoscalePolicy) (bool, string) {
-		return conditionIs(p, v1alpha1.ConditionLimitReached, true), conditionMessage(p, v1alpha1.ConditionLimitReached)
+	// LimitReached is true from the first observation the controller
+	// sees; orders-2's row is at the limit once its own arrives too.
+	w.waitForStatus("orders", "LimitReached, every data row at its limit", func(p *v1alpha1.StorageAutoscalePolicy) (bool, string) {
+		row := rowOf(p, "orders-2")
+		return conditionIs(p, v1alpha1.ConditionLimitReached, true) && p.Status.State == "AtLimit" &&
+				row != nil && row.State == v1alpha1.VolumeAtLimit,
+			fmt.Sprintf("state %s, %s; row %+v", p.Status.State, conditionMessage(p, v1alpha1.ConditionLimitReached), row)
 	})
-	if p.Status.State != "AtLimit" || rowOf(p, "orders-2").State != v1alpha1.VolumeAtLimit {
-		t.Errorf("state %s, row %+v", p.Status.State, rowOf(p, "orders-2"))
-	}
 	assertDataRequests(t, w, 10)
 }
 
