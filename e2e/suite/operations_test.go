@@ -50,14 +50,16 @@ var _ = Describe("operations", Ordered, Label("gate3"), func() {
 	It("#16 accepts policy edits during a growth without losing data or state", func(ctx SpecContext) {
 		requests := logRequests(ctx, ns, primary)
 		// The storage takes 8 s (under the resizer's 10 s timeout) to grow the data volume: the edits land
-		// while the growth is in flight.
+		// while the growth is in flight. At 32 MiB/s the growth may be decided before the trigger, so the
+		// volume is watched while it fills.
 		annotatePVC(ctx, ns, primary, "sandbox.pgstorage.io/resize-latency", "8s")
-		fill(ctx, ns, primary, "data", 62, 32, true)
+		stopFill := fillBehind(ctx, ns, primary, "data", 62, 32, true)
 		Eventually(func(g Gomega) {
 			request, capacity := pvcSize(ctx, g, ns, primary)
 			g.Expect(request.String()).To(Equal("2Gi"))
 			g.Expect(capacity.String()).To(Equal("1Gi"), "the growth was not in flight")
 		}).WithContext(ctx).WithTimeout(timeout(2 * time.Minute)).WithPolling(time.Second).Should(Succeed())
+		stopFill()
 
 		By("DryRun, a lower trigger, a closed window and the limit lowered to the size in flight")
 		editPolicy(ctx, ns, pg.Name, func(s *v1alpha1.StorageAutoscalePolicySpec) {
