@@ -218,10 +218,14 @@ func expectUnchanged(ctx context.Context, ns, pvc, size string, during time.Dura
 // PostgreSQL or, raw, with dd. It stops early when the volume grows under
 // it, so that each fill causes at most one growth.
 func fill(ctx context.Context, ns, pod, volume string, percent float64, rateMiB int64, raw bool) {
-	Expect(kube.Fill(ctx, framework.FillSpec{
+	Expect(kube.Fill(ctx, fillSpec(ns, pod, volume, percent, rateMiB, raw), GinkgoWriter)).To(Succeed())
+}
+
+func fillSpec(ns, pod, volume string, percent float64, rateMiB int64, raw bool) framework.FillSpec {
+	return framework.FillSpec{
 		Namespace: ns, Pod: pod, Volume: volume, RateBytesPerSecond: rateMiB << 20, UntilPercent: percent,
 		Raw: raw, StopWhenGrown: true,
-	}, GinkgoWriter)).To(Succeed())
+	}
 }
 
 // fillBehind starts fill in the background and returns what stops it: a
@@ -235,10 +239,7 @@ func fillBehind(ctx context.Context, ns, pod, volume string, percent float64, ra
 	done := make(chan error, 1)
 	go func() {
 		defer GinkgoRecover()
-		done <- kube.Fill(fillCtx, framework.FillSpec{
-			Namespace: ns, Pod: pod, Volume: volume, RateBytesPerSecond: rateMiB << 20, UntilPercent: percent,
-			Raw: raw, StopWhenGrown: true,
-		}, GinkgoWriter)
+		done <- kube.Fill(fillCtx, fillSpec(ns, pod, volume, percent, rateMiB, raw), GinkgoWriter)
 	}()
 	return func() {
 		cancel()
