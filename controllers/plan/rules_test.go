@@ -34,6 +34,13 @@ func latestAt(figures usage, bytesPerSecond, filledMiB int64, ago time.Duration)
 	return figures.currentAt(ago)
 }
 
+// recentAt gives figures a rate sustained over the last 20 s or more,
+// observed ago.
+func recentAt(figures usage, bytesPerSecond int64, ago time.Duration) usage {
+	figures.recentFillRateBytesPerSecond = bytesPerSecond
+	return figures.currentAt(ago)
+}
+
 func TestTriggers(t *testing.T) {
 	cases := []struct {
 		name      string
@@ -205,21 +212,13 @@ func TestCriticalImminent(t *testing.T) {
 			want:    "critical (usedPercent 95) reached in 200ms at 300Mi/s",
 		},
 		{
-			name: "the cover rate, sustained over 20 s, projects as far as it takes",
-			figures: func() usage {
-				figures := filesystem(2, 60).currentAt(time.Second)
-				figures.recentFillRateBytesPerSecond = 36 << 20
-				return figures
-			}(),
-			want: "critical (usedPercent 95) reached in 19.9s at 36Mi/s",
+			name:    "the cover rate, sustained over 20 s, projects as far as it takes",
+			figures: recentAt(filesystem(2, 60), 36<<20, time.Second),
+			want:    "critical (usedPercent 95) reached in 19.9s at 36Mi/s",
 		},
 		{
-			name: "a sustained fill a minute from the critical threshold waits for it",
-			figures: func() usage {
-				figures := filesystem(2, 60).currentAt(time.Second)
-				figures.recentFillRateBytesPerSecond = 12 << 20
-				return figures
-			}(),
+			name:    "a sustained fill a minute from the critical threshold waits for it",
+			figures: recentAt(filesystem(2, 60), 12<<20, time.Second),
 		},
 		{
 			name:    "an observation 11 s old says nothing of what the volume does now",

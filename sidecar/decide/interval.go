@@ -35,8 +35,9 @@ func ProbeInterval(volumes []v1alpha1.ObservedVolume, normal, fast time.Duration
 // measured: at that rate a 1 GiB volume moves 10 % a second and a 100 ms
 // measurement is what keeps it from full, while on a volume with 6 GiB
 // free two seconds of it are 3 % of what is left. Measuring ten times a
-// second costs about 1 millicore a pod (BenchmarkCPUAtRest), eight times
-// the 2 s cadence; only a volume a fast fill threatens pays for it.
+// second costs about 1 millicore a pod locally (BenchmarkCPUAtRest), four
+// times the 2 s cadence, and 4.6 on the sandbox (docs/performance.md, "Cost
+// at rest"); only a volume a fast fill threatens pays for it.
 const CloseWatchBelowBytes = 6000 << 20
 
 // DiskInterval is the wait before the next measurement of the disks: the
