@@ -41,7 +41,7 @@ var _ = Describe("failover", Ordered, Label("gate3"), func() {
 	It("#15 continues safely after a failover (new primary's volumes sized, no shrink)", func(ctx SpecContext) {
 		second := otherInstance(ctx, pg, first)
 		logs := map[string]*requestLog{}
-		for _, pvc := range []string{first, second, first + "-wal", second + "-wal"} {
+		for _, pvc := range []string{first, second, first + cnpgv1.WalArchiveVolumeSuffix, second + cnpgv1.WalArchiveVolumeSuffix} {
 			logs[pvc] = logRequests(ctx, ns, pvc)
 		}
 

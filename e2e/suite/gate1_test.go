@@ -143,7 +143,7 @@ var _ = Describe("basic growth", Ordered, Label("gate1"), func() {
 			}
 			request, _ := pvcSize(ctx, Default, ns, pod.Name)
 			Expect(request.Cmp(resource.MustParse("2560Mi"))).To(Equal(0), "new data PVC %s request %s", pod.Name, &request)
-			request, _ = pvcSize(ctx, Default, ns, pod.Name+"-wal")
+			request, _ = pvcSize(ctx, Default, ns, pod.Name+cnpgv1.WalArchiveVolumeSuffix)
 			Expect(request.Cmp(resource.MustParse("1Gi"))).To(Equal(0), "new WAL PVC %s-wal request %s", pod.Name, &request)
 			expectObserved(ctx, &pod)
 			usage, err := kube.VolumeUsage(ctx, ns, pod.Name, "data")

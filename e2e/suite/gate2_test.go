@@ -155,7 +155,7 @@ var _ = Describe("dry run and the full-disk rescue", Ordered, Label("gate2"), fu
 		pg, primary = managedCluster(ctx, framework.ClusterSpec{Name: "nightly"}, func(s *v1alpha1.StorageAutoscalePolicySpec) {
 			s.Mode = v1alpha1.ModeDryRun
 		})
-		ns, wal = pg.Namespace, primary+"-wal"
+		ns, wal = pg.Namespace, primary+cnpgv1.WalArchiveVolumeSuffix
 		_, err := kube.PSQL(ctx, ns, primary, "create table committed (note text); insert into committed values ('before the disk filled')")
 		Expect(err).NotTo(HaveOccurred())
 	})

@@ -116,7 +116,7 @@ var _ = Describe("disruptions", Ordered, Label("gate3"), func() {
 		if env.name != "sandbox" {
 			Skip("needs a storage fault on demand: the sandbox's CSI driver injects one from a PVC annotation, Azure Disk has no such switch")
 		}
-		wal := primary + "-wal"
+		wal := primary + cnpgv1.WalArchiveVolumeSuffix
 		annotatePVC(ctx, ns, wal, "sandbox.pgstorage.io/resize-fault", "infeasible")
 		fill(ctx, ns, primary, "wal", 82, 24, false)
 		driverSays := `cannot be expanded (fault "infeasible" injected)`

@@ -44,7 +44,7 @@ var _ = Describe("operations", Ordered, Label("gate3"), func() {
 			rule.Critical.UsedPercent = 90
 			s.Volumes.Tablespaces = &v1alpha1.TablespacesSpec{Default: &rule}
 		})
-		ns, wal, space = pg.Namespace, primary+"-wal", primary+cnpgv1.TablespaceVolumeInfix+tablespace
+		ns, wal, space = pg.Namespace, primary+cnpgv1.WalArchiveVolumeSuffix, primary+cnpgv1.TablespaceVolumeInfix+tablespace
 	})
 
 	It("#16 accepts policy edits during a growth without losing data or state", func(ctx SpecContext) {

@@ -46,7 +46,7 @@ var _ = Describe("topology", Ordered, Label("gate4"), func() {
 		Expect(status.History).To(ConsistOf(And(HaveField("PVCs", ConsistOf(primary)),
 			HaveField("To", BeComparableTo(resource.MustParse("2Gi"))))))
 		Expect(status.EffectiveSizes.Data).To(HaveValue(BeComparableTo(resource.MustParse("2Gi"))))
-		Expect(volumeRow(ctx, Default, ns, pg.Name, primary+"-wal").State).To(Equal(v1alpha1.VolumeIdle))
+		Expect(volumeRow(ctx, Default, ns, pg.Name, primary+cnpgv1.WalArchiveVolumeSuffix).State).To(Equal(v1alpha1.VolumeIdle))
 	})
 
 	It("#22 a cluster with one replica", func(ctx SpecContext) {

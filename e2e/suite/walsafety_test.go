@@ -35,7 +35,7 @@ var _ = Describe("tablespace and WAL volumes", Ordered, Label("gate1"), func() {
 			quick(&rule)
 			s.Volumes.Tablespaces = &v1alpha1.TablespacesSpec{Default: &rule}
 		})
-		ns, wal = pg.Namespace, primary+"-wal"
+		ns, wal = pg.Namespace, primary+cnpgv1.WalArchiveVolumeSuffix
 	})
 
 	It("#6 grows a tablespace volume", func(ctx SpecContext) {
