@@ -11,7 +11,9 @@ import (
 
 	cnpgv1 "github.com/cloudnative-pg/cloudnative-pg/api/v1"
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/api/resource"
+	"k8s.io/apimachinery/pkg/util/wait"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/pgstorage/cnpg-storage-autoscaler/apis/v1alpha1"
@@ -21,7 +23,8 @@ import (
 // The survival run (issue #21 item 2): the fastest fill the add-on survives
 // at a default policy. For each volume kind and rate, a fresh 1-instance
 // cluster; the volume is brought to 75 %, left alone long enough for the
-// probe's rates to forget that, then written at the rate for
+// probe's rates to forget that (the policy in DryRun until then), then
+// written at the rate for
 // surviveFor or surviveBytes, whichever comes first, through every failed
 // write. df in the postgres container is read all along.
 
@@ -36,10 +39,8 @@ const (
 	// prefillRate brings the volume to surviveFrom: chunks small enough
 	// to stop within a few percent of it.
 	prefillRate = 32 << 20
-	// prefillFinish is where the prefill slows to prefillFinishRate: one
-	// 32 MiB chunk a second is a fill the planner anticipates from 96 MiB
-	// below the trigger (three times the chunk), 10 points of 1 GiB, and
-	// the run is about a volume that sits calm at surviveFrom first.
+	// prefillFinish is where the prefill slows to prefillFinishRate, so it
+	// stops within half a point of surviveFrom, not up to three past it.
 	prefillFinish     = surviveFrom - 10
 	prefillFinishRate = 4 << 20
 )
@@ -94,6 +95,12 @@ func surviveOne(ctx context.Context, kube *framework.Cluster, image string, out 
 	result := survival{kind: kind, rateMiB: rateMiB}
 	ns := fmt.Sprintf("bench-survive-%s-%d", kind, rateMiB)
 	policy := benchPolicy(ns, "survive", runSurvive)
+	// The prefill is a fast fill too, and may be anticipated as one: a
+	// session-11 run grew a volume at 62 % because two 32 MiB chunks were
+	// written back to back. The policy plans without patching (DryRun,
+	// which keeps no history, cooldown or budget) until the volume is calm
+	// at surviveFrom.
+	policy.Spec.Mode = v1alpha1.ModeDryRun
 	primary, cleanup, err := benchCluster(ctx, kube, image, out, ns, 1, policy)
 	defer cleanup()
 	if err != nil {
@@ -122,6 +129,9 @@ func surviveOne(ctx context.Context, kube *framework.Cluster, image string, out 
 		return result, fmt.Errorf("prefill: %w", err)
 	}
 	time.Sleep(surviveSettle)
+	if err := enforce(ctx, kube, policy); err != nil {
+		return result, err
+	}
 	restartsBefore, err := postgresRestarts(ctx, kube, ns, primary)
 	if err != nil {
 		return result, err
@@ -177,6 +187,23 @@ func surviveOne(ctx context.Context, kube *framework.Cluster, image string, out 
 		result.finalGi = formatBytes(request)
 	}
 	return result, nil
+}
+
+// enforce switches policy to Enforce and waits until the controller says
+// so in its DryRun condition.
+func enforce(ctx context.Context, kube *framework.Cluster, policy *v1alpha1.StorageAutoscalePolicy) error {
+	patch := client.MergeFrom(policy.DeepCopy())
+	policy.Spec.Mode = v1alpha1.ModeEnforce
+	if err := kube.Client.Patch(ctx, policy, patch); err != nil {
+		return fmt.Errorf("switch policy %s to Enforce: %w", policy.Name, err)
+	}
+	return wait.PollUntilContextTimeout(ctx, 200*time.Millisecond, time.Minute, true, func(ctx context.Context) (bool, error) {
+		current := &v1alpha1.StorageAutoscalePolicy{}
+		if err := kube.Client.Get(ctx, client.ObjectKeyFromObject(policy), current); err != nil {
+			return false, nil
+		}
+		return meta.IsStatusConditionFalse(current.Status.Conditions, v1alpha1.ConditionDryRun), nil
+	})
 }
 
 // lowestFree reads df until ctx ends and returns the least free space it
